@@ -1,0 +1,1 @@
+"""Helpdesk connectors: webhook intake parsing, ticket reads and write-back."""

@@ -1,0 +1,116 @@
+"""The interface every helpdesk connector implements.
+
+The pipeline never speaks a helpdesk's protocol itself. It asks a connector to:
+
+* turn a webhook request into a :class:`WebhookHint` (``parse_webhook``), rejecting bad ones with
+  :class:`~connector.errors.WebhookRejected`;
+* read a fresh :class:`~kesu.models.Ticket` (``get_ticket``);
+* write a :class:`WriteSet` back with the fewest calls (``apply``) -- the write set is already
+  the *difference* between what the policies want and what the ticket holds, so an empty write
+  set means no call at all;
+* list tickets changed since a moment (``poll_updated``) for catch-up.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from kesu.models import EventKind, Priority, Ticket, TicketRef
+
+
+class WebhookHint(BaseModel):
+    """What one webhook delivery tells us: which ticket changed, and who changed it.
+
+    Payloads are hints only (Zammad reloads records at delivery time); the pipeline always
+    re-reads the ticket.
+    """
+
+    ref: TicketRef
+    kind: EventKind = EventKind.updated
+    delivery_id: str | None = None
+    actor: str | None = None  # helpdesk user id that made the change
+    self_caused: bool = False  # the connector recognised kesu's own bot as the author
+    facts: dict[str, Any] = Field(default_factory=dict)  # a few connector-specific fields
+
+
+class Todo(BaseModel):
+    key: str
+    summary: str
+    due_at: datetime
+    assignee: str | None = None
+    rule_id: str
+
+
+class WriteSet(BaseModel):
+    """The changes to write to one ticket; ``None`` / empty means leave unchanged."""
+
+    priority: Priority | None = None
+    group: str | None = None
+    owner: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    add_tags: list[str] = Field(default_factory=list)
+    remove_tags: list[str] = Field(default_factory=list)
+    note: str | None = None  # internal note body (plain text, one line per decision)
+    note_subject: str | None = None  # carries the plan marker so a re-applied plan is detected
+    todos: list[Todo] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.priority is not None
+            or self.group is not None
+            or self.owner is not None
+            or self.fields
+            or self.add_tags
+            or self.remove_tags
+            or self.note
+            or self.todos
+        )
+
+
+class ApplyResult(BaseModel):
+    calls: int = 0  # HTTP calls made to the helpdesk
+
+
+class TicketChange(BaseModel):
+    """One row of a catch-up poll: a ticket and when it last changed."""
+
+    ref: TicketRef
+    updated_at: datetime
+    updated_by: str | None = None
+
+
+class Connector(abc.ABC):
+    """Base class of helpdesk connectors; ``identifier`` is the ``[helpdesk] kind`` value."""
+
+    identifier: ClassVar[str]
+
+    @abc.abstractmethod
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+        """Verify and parse one webhook request; raise ``WebhookRejected`` when it is not valid.
+
+        ``headers`` keys are lower-case. Must be fast and must not call the helpdesk.
+        """
+
+    @abc.abstractmethod
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """Read the ticket fresh from the helpdesk, with tags and articles."""
+
+    @abc.abstractmethod
+    def apply(self, ticket: Ticket, writes: WriteSet) -> ApplyResult:
+        """Write the changes with the fewest calls; no call when ``writes.is_empty()``."""
+
+    @abc.abstractmethod
+    def note_marker_present(self, ticket: Ticket, subject: str) -> bool:
+        """Whether a note with this subject (a plan marker) is already on the ticket."""
+
+    @abc.abstractmethod
+    def poll_updated(self, since: datetime) -> Iterator[TicketChange]:
+        """Tickets updated at or after ``since``, oldest first, across all pages."""
+
+    def close(self) -> None:
+        """Release HTTP sessions."""

@@ -1,0 +1,149 @@
+"""Configuration: ``kesu.toml`` plus environment overrides.
+
+Where the file comes from, first match wins: ``--config PATH``; ``KESU_CONFIG``; ``kesu.toml`` in
+the working directory; none (embedded defaults: SQLite and the built-in sandbox helpdesk).
+Environment variables override the file: ``KESU_HELPDESK__TOKEN``, ``KESU_STORE__URL`` ...
+(prefix ``KESU_``, ``__`` between levels). Secrets are ``SecretStr`` and never printed.
+Policy sections (``[policies.<name>]``) are kept raw here and validated by each plugin's own
+config model when the plugin host starts (see ``plugins.manager``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_NAME = "kesu.toml"
+
+
+class HelpdeskSettings(BaseModel):
+    kind: str = Field("zammad", description="Connector identifier: 'zammad' (more by plugins)")
+    name: str = Field("zammad", description="Name of this helpdesk in ticket keys (zammad:123)")
+    url: str = Field("http://127.0.0.1:3000", description="Base URL of the helpdesk")
+    token: SecretStr = Field(SecretStr(""), description="API token of kesu's bot user")
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC token set on the Zammad webhook (X-Hub-Signature)"
+    )
+    bot_login: str = Field("kesu-bot@localhost", description="Login of kesu's bot user")
+    timeout: float = Field(10.0, gt=0, description="Seconds for every HTTP call")
+    retries: int = Field(3, ge=0, description="Extra tries of one transient failure in-call")
+    priority_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "low": "1 low",
+            "normal": "2 normal",
+            "high": "3 high",
+            "urgent": "3 high",
+        },
+        description="kesu priority -> helpdesk priority name",
+    )
+    webhook_base_url: str = Field(
+        "http://127.0.0.1:8080", description="How the helpdesk reaches kesu (for `zammad setup`)"
+    )
+
+
+class StoreSettings(BaseModel):
+    url: str = Field("sqlite:///kesu.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://")
+
+
+class WorkerSettings(BaseModel):
+    threads: int = Field(2, ge=1, description="Worker threads in this process")
+    max_attempts: int = Field(10, ge=1, description="Tries before an event is dead-lettered")
+    backoff_base: float = Field(2.0, gt=0, description="First retry delay in seconds (doubles)")
+    backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds")
+    lease_seconds: float = Field(60.0, gt=0, description="A claimed event returns to the queue after this")
+    poll_interval: float = Field(0.5, gt=0, description="Idle wait between inbox checks (s)")
+    timer_interval: float = Field(1.0, gt=0, description="How often due timers are checked (s)")
+    sync_interval: float = Field(0.0, ge=0, description="Catch-up poll every N seconds; 0 = off")
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(1_048_576, description="Larger webhook bodies get 413")
+
+
+class SandboxSettings(BaseModel):
+    enabled: bool = Field(False, description="Start the built-in sandbox Zammad and use it")
+    host: str = "127.0.0.1"
+    port: int = Field(0, description="0 = any free port")
+
+
+class PluginSettings(BaseModel):
+    disabled: list[str] = Field(default_factory=list, description="Plugin names not to load")
+
+
+class NoteSettings(BaseModel):
+    language: Literal["zh", "en"] = Field("zh", description="Language of notes written to tickets")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KESU_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    helpdesk: HelpdeskSettings = Field(default_factory=HelpdeskSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    notes: NoteSettings = Field(default_factory=NoteSettings)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    config_path: str | None = Field(None, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to use, or None for embedded defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return path
+    env = os.environ.get("KESU_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise FileNotFoundError(f"KESU_CONFIG points at a missing file: {path}")
+        return path
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None, **overrides: Any
+) -> Settings:
+    """Load settings from the config file (see module docstring) and the environment."""
+    path = find_config(config)
+    cls: type[Settings] = Settings
+    if path is not None:
+        # A subclass bound to this file: the TOML source reads ``model_config["toml_file"]``.
+        cls = type("FileSettings", (Settings,), {
+            "model_config": {**Settings.model_config, "toml_file": path}
+        })
+    settings = cls(**overrides)
+    settings.config_path = str(path) if path else None
+    return settings
