@@ -22,7 +22,8 @@ class BaseEffect(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule_id: str = Field(pattern=RULE_ID_PATTERN, description="Rule from POLICY_SPEC.md")
-    reason: str = Field(default="", description="Short human-readable why, shown in the note")
+    reason: str = Field(default="", description="Short why, shown in the note (Simplified Chinese)")
+    reason_en: str = Field(default="", description="The same in English, for English notes")
     source: str = Field(default="", description="Plugin name; stamped by the host")
 
 
@@ -55,7 +56,8 @@ class InternalNote(BaseEffect):
     """One line of the internal note; the host joins all lines of an event into one note."""
 
     type: Literal["internal_note"] = "internal_note"
-    text: str
+    text: str  # Simplified Chinese
+    text_en: str = ""
 
 
 class SetField(BaseEffect):

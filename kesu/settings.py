@@ -83,6 +83,7 @@ class PluginSettings(BaseModel):
 
 class NoteSettings(BaseModel):
     language: Literal["zh", "en"] = Field("zh", description="Language of notes written to tickets")
+    timezone: str = Field("Asia/Shanghai", description="Time zone of dates shown in notes")
 
 
 class Settings(BaseSettings):

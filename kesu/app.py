@@ -1,0 +1,172 @@
+"""Wiring: settings -> store, plugin host, connector, pipeline; and the HTTP application.
+
+``Services`` holds the long-lived parts of one kesu process. ``create_app`` serves:
+
+* ``POST /webhooks/{kind}`` -- the helpdesk's webhook (``/webhooks/zammad``);
+* ``GET /healthz`` -- the store answers;
+* ``GET /metrics`` -- Prometheus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from connector.base import Connector
+from connector.errors import WebhookRejected
+from kesu import metrics
+from kesu.intake import GroupCommitWriter
+from kesu.pipeline import Pipeline
+from kesu.settings import Settings
+from kesu.store.db import make_engine, migrate, utcnow
+from kesu.store.inbox import Inbox, NewEvent
+from kesu.worker import Runner
+from plugins.manager import PluginHost, build_plugin_manager
+from plugins.plan import NoteRenderer
+
+log = logging.getLogger(__name__)
+
+REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    host: PluginHost
+    connector: Connector
+    pipeline: Pipeline
+    inbox: Inbox
+    runners: list[Runner] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, run_migrations: bool = True,
+              load_entrypoints: bool = True) -> Services:
+        engine = make_engine(settings.store.url)
+        if run_migrations:
+            migrate(engine)
+        pm = build_plugin_manager(settings.plugins.disabled, load_entrypoints=load_entrypoints)
+        host = PluginHost(pm, settings.policies, settings.plugins.disabled)
+        connector_cls = host.connector_class(settings.helpdesk.kind)
+        connector = connector_cls(settings.helpdesk)  # type: ignore[call-arg]
+        renderer = NoteRenderer(settings.notes.language, settings.notes.timezone)
+        pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer)
+        return cls(settings=settings, engine=engine, host=host, connector=connector,
+                   pipeline=pipeline, inbox=pipeline.inbox)
+
+    def start_workers(self, *, timers: bool = True) -> Runner:
+        runner = Runner(self.pipeline, self.settings.worker, timers=timers)
+        runner.start()
+        self.runners.append(runner)
+        return runner
+
+    def close(self) -> None:
+        for r in self.runners:
+            r.stop()
+        self.runners.clear()
+        self.connector.close()
+        self.engine.dispose()
+
+
+def create_app(services: Services, *, workers: bool = True) -> FastAPI:
+    """The HTTP app; with ``workers`` it also runs the worker threads and timer loop."""
+    writer = GroupCommitWriter(services.inbox)
+    helpdesk = services.settings.helpdesk.name
+    kind = services.settings.helpdesk.kind
+    max_body = services.settings.server.max_body_bytes
+    connector = services.connector
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare = getattr(connector, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()
+            except Exception as exc:  # noqa: BLE001 -- the helpdesk may be down at start; intake still works
+                log.warning("could not prepare the %s connector yet: %s", kind, exc)
+        writer.start()
+        if workers:
+            runner = services.start_workers()
+            writer.on_commit = lambda n: runner.wake.set() if n else None
+        try:
+            yield
+        finally:
+            writer.stop()
+            for r in services.runners:
+                r.stop()
+            services.runners.clear()
+
+    app = FastAPI(title="kesu", version=_version(), lifespan=lifespan)
+
+    async def reject(status: int, reason: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+        metrics.WEBHOOKS_REJECTED.labels(str(status)).inc()
+        kept = {k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in headers.items()}
+        rejected_id = await to_thread.run_sync(
+            lambda: services.inbox.reject(helpdesk=helpdesk, status_code=status, reason=reason,
+                                          headers=kept, body=body[:max_body], at=utcnow())
+        )
+        log.warning("rejected webhook %s (%d): %s", rejected_id, status, reason)
+        return JSONResponse({"error": reason, "rejected_id": rejected_id}, status_code=status)
+
+    @app.post("/webhooks/{hook_kind}", status_code=202)
+    async def webhook(hook_kind: str, request: Request) -> Response:
+        if hook_kind != kind:
+            return JSONResponse({"error": f"no webhook here for {hook_kind!r}; this kesu serves {kind!r}"},
+                                status_code=404)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body:
+            return await reject(413, f"body of {length} bytes exceeds {max_body}", headers, b"")
+        body = await request.body()
+        if len(body) > max_body:
+            return await reject(413, f"body of {len(body)} bytes exceeds {max_body}", headers, b"")
+        try:
+            hint = connector.parse_webhook(headers, body)
+        except WebhookRejected as exc:
+            return await reject(exc.status, exc.reason, headers, body)
+        event = NewEvent(
+            helpdesk=helpdesk, ticket_id=hint.ref.id, kind=hint.kind.value, source="webhook",
+            received_at=utcnow(), delivery_id=hint.delivery_id,
+            payload={"actor": hint.actor, **hint.facts},
+            status="skipped" if hint.self_caused else "pending",
+        )
+        try:
+            event_id = await writer.submit(event)
+        except Exception as exc:  # noqa: BLE001 -- not stored: tell the helpdesk to retry
+            log.error("could not store webhook: %s", exc)
+            return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
+        if event_id is None:
+            metrics.WEBHOOKS_DUPLICATE.inc()
+            return JSONResponse({"status": "duplicate", "delivery": hint.delivery_id}, status_code=200)
+        metrics.EVENTS_RECEIVED.labels("webhook").inc()
+        status = "ignored: caused by kesu" if hint.self_caused else "accepted"
+        return JSONResponse({"status": status, "id": event_id}, status_code=202)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            with services.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            return JSONResponse({"status": "error", "store": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _version() -> str:
+    from kesu import __version__
+
+    return __version__

@@ -1,0 +1,231 @@
+"""One claimed ticket through kesu: read -> finish earlier writes -> decide -> persist -> write.
+
+1. Read the ticket fresh (webhook payloads are hints only).
+2. Finish any write a previous attempt decided but did not confirm (the outbox): its note carries
+   a marker subject, so a note that did reach the helpdesk is not written twice.
+3. Run every enabled policy (``PluginHost.evaluate``) with the host's ``now``.
+4. Merge the effects into one plan and diff it against the ticket and what kesu applied before.
+5. In one transaction: plugin state, audit entries, timers, ledger rows and the outbox row.
+6. Apply the writes with the fewest calls; mark the outbox row applied and the events done.
+
+A crash before 5 leaves the events claimed; their lease expires and another worker redoes 1-6.
+A crash between 5 and 6 leaves a pending outbox row that step 2 of the next attempt finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connector.base import Connector, WriteSet
+from kesu import metrics
+from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
+from kesu.store import tickets as store
+from kesu.store.db import utcnow
+from kesu.store.inbox import Inbox, InboxEvent
+from plugins.manager import PluginHost
+from plugins.plan import NoteRenderer, Plan, diff, merge
+
+log = logging.getLogger(__name__)
+
+HOST_NS = "_kesu"  # the host's own namespace in ticket state
+# When several hints for one ticket are processed together, the event kind shown to policies is
+# the most significant one.
+KIND_PRECEDENCE = [EventKind.created, EventKind.closed, EventKind.reopened,
+                   EventKind.article_added, EventKind.updated]
+
+
+@dataclass
+class Outcome:
+    ticket_key: str
+    calls: int  # helpdesk calls, including the read
+    wrote: bool
+    plan: Plan | None = None
+    note: str | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        connector: Connector,
+        host: PluginHost,
+        renderer: NoteRenderer,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.inbox = Inbox(engine)
+        self.connector = connector
+        self.host = host
+        self.renderer = renderer
+        self.clock = clock
+
+    def process(self, events: Sequence[InboxEvent]) -> Outcome:
+        started = time.perf_counter()
+        first = events[0]
+        key = first.ticket_key
+        ref = TicketRef(helpdesk=first.helpdesk, id=first.ticket_id)
+        ticket = self.connector.get_ticket(first.ticket_id)
+        calls = 1
+
+        with self.engine.connect() as conn:
+            pending = store.pending_outbox(conn, key)
+        for row in pending:
+            calls += self._finish_outbox(ticket, row)
+
+        event = _event_for(events, ref)
+        now = self.clock()
+        with self.engine.connect() as conn:
+            state, version = store.load_state(conn, key)
+        plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
+        evaluation = self.host.evaluate(event, ticket, plugin_states, now)
+        plan = merge(ref, evaluation.effects, self.host.precedence)
+        failure_lines = [
+            (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
+            for f in evaluation.failures
+        ]
+        host_state = dict(state.get(HOST_NS, {}))
+        result = diff(plan, ticket, host_state.get("applied", {}), self.renderer, failure_lines)
+        writes = result.writes
+        marker = None
+        if not writes.is_empty():
+            marker = uuid.uuid4().hex[:12]
+            writes.note_subject = f"kesu #{marker}" if writes.note else None
+
+        new_state = {**state}
+        for source, values in plan.state.items():
+            new_state[source] = {**new_state.get(source, {}), **values}
+        host_state["applied"] = result.applied
+        new_state[HOST_NS] = host_state
+        ids = [e.id for e in events]
+        with self.engine.begin() as conn:
+            store.save_state(conn, key, new_state, version, now)
+            store.add_audit(conn, self._audit_rows(key, first.id, plan, evaluation.failures, writes, now))
+            for (source, tkey), t in plan.timers.items():
+                store.schedule_timer(conn, key=key, plugin=source, timer_key=tkey, rule_id=t.rule_id,
+                                     due_at=t.due_at, payload=t.payload, now=now)
+            for (source, tkey) in plan.cancels:
+                store.cancel_timer(conn, key=key, plugin=source, timer_key=tkey)
+            store.add_ledger(conn, (
+                {"created_at": now, "ticket_key": key, "rule_id": e.rule_id, "plugin": e.source,
+                 "kind": e.kind, "subject": e.subject, "amount": e.amount, "amount_min": e.amount_min,
+                 "amount_max": e.amount_max, "status": e.status, "note": e.reason}
+                for e in plan.ledger
+            ))
+            outbox_id = None
+            if marker is not None:
+                outbox_id = store.add_outbox(conn, key=key, event_id=first.id, marker=marker,
+                                             writes=writes.model_dump(mode="json"), now=now)
+            else:
+                conn.execute(Inbox.mark_done_stmt(ids, now))
+
+        wrote = False
+        if outbox_id is not None:
+            applied = self.connector.apply(ticket, writes)
+            calls += applied.calls
+            metrics.HELPDESK_CALLS.inc(applied.calls)
+            wrote = True
+            done_at = self.clock()
+            with self.engine.begin() as conn:
+                store.mark_outbox(conn, outbox_id, status="applied", calls=applied.calls, now=done_at)
+                conn.execute(Inbox.mark_done_stmt(ids, done_at))
+        for f in evaluation.failures:
+            metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
+        for f in self.host.notify_applied(ticket, plan, calls):
+            metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
+        if event.kind is EventKind.timer_fired and "due_at" in first.payload:
+            due = datetime.fromisoformat(first.payload["due_at"])
+            metrics.TIMER_DELAY_SECONDS.observe(max(0.0, (self.clock() - due).total_seconds()))
+        metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+        metrics.EVENTS_PROCESSED.labels("written" if wrote else "unchanged").inc(len(events))
+        log.info("processed %s: %d event(s), %d call(s)%s", key, len(events), calls,
+                 ", wrote" if wrote else "", extra={"ticket": key, "delivery": first.delivery_id})
+        return Outcome(ticket_key=key, calls=calls, wrote=wrote, plan=plan, note=writes.note)
+
+    def _finish_outbox(self, ticket: Ticket, row: store.OutboxRow) -> int:
+        """Apply what an interrupted attempt decided, skipping what already reached the ticket."""
+        writes = WriteSet.model_validate(row.writes)
+        if writes.note_subject and self.connector.note_marker_present(ticket, writes.note_subject):
+            writes.note = None
+            writes.note_subject = None
+        if writes.priority is not None and ticket.priority == writes.priority:
+            writes.priority = None
+        if writes.group is not None and ticket.group == writes.group:
+            writes.group = None
+        if writes.owner is not None and ticket.owner == writes.owner:
+            writes.owner = None
+        writes.fields = {k: v for k, v in writes.fields.items() if ticket.fields.get(k) != v}
+        writes.add_tags = [t for t in writes.add_tags if t not in ticket.tags]
+        writes.remove_tags = [t for t in writes.remove_tags if t in ticket.tags]
+        applied = self.connector.apply(ticket, writes)
+        metrics.HELPDESK_CALLS.inc(applied.calls)
+        _reflect(ticket, writes)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            store.mark_outbox(conn, row.id, status="applied", calls=applied.calls, now=now)
+            store.add_audit(conn, [{"at": now, "ticket_key": row.ticket_key, "event_id": None,
+                                    "kind": "recovered", "plugin": None, "rule_id": None,
+                                    "detail": {"marker": row.marker, "calls": applied.calls}}])
+        log.warning("finished interrupted write %s on %s with %d call(s)", row.marker,
+                    row.ticket_key, applied.calls, extra={"ticket": row.ticket_key})
+        return applied.calls
+
+    @staticmethod
+    def _audit_rows(key: str, event_id: int, plan: Plan, failures: Sequence[Any],
+                    writes: WriteSet, now: datetime) -> list[dict[str, Any]]:
+        rows = [
+            {"at": now, "ticket_key": key, "event_id": event_id, "kind": "decision",
+             "plugin": e.source, "rule_id": e.rule_id, "detail": e.model_dump(mode="json")}
+            for e in plan.effects
+        ]
+        rows += [
+            {"at": now, "ticket_key": key, "event_id": event_id, "kind": "conflict",
+             "plugin": c.dropped.source, "rule_id": c.dropped.rule_id,
+             "detail": {"what": c.what, "kept": c.kept.model_dump(mode="json"),
+                        "dropped": c.dropped.model_dump(mode="json")}}
+            for c in plan.conflicts
+        ]
+        rows += [
+            {"at": now, "ticket_key": key, "event_id": event_id, "kind": "plugin_error",
+             "plugin": f.plugin, "rule_id": None, "detail": {"hook": f.hook, "error": f.error}}
+            for f in failures
+        ]
+        if not writes.is_empty():
+            rows.append({"at": now, "ticket_key": key, "event_id": event_id, "kind": "write",
+                         "plugin": None, "rule_id": None, "detail": writes.model_dump(mode="json")})
+        return rows
+
+
+def _reflect(ticket: Ticket, writes: WriteSet) -> None:
+    """Update our copy of the ticket with writes just applied, so later diffs see them."""
+    if writes.priority is not None:
+        ticket.priority = writes.priority
+    if writes.group is not None:
+        ticket.group = writes.group
+    if writes.owner is not None:
+        ticket.owner = writes.owner
+    ticket.fields.update(writes.fields)
+    ticket.tags = [t for t in ticket.tags if t not in writes.remove_tags] + [
+        t for t in writes.add_tags if t not in ticket.tags
+    ]
+
+
+def _event_for(events: Sequence[InboxEvent], ref: TicketRef) -> TicketEvent:
+    first = events[0]
+    if first.kind == EventKind.timer_fired.value:
+        return TicketEvent(kind=EventKind.timer_fired, ref=ref, delivery_id=first.delivery_id,
+                           received_at=first.received_at, timer_key=first.payload.get("timer_key"),
+                           timer_payload=first.payload.get("payload", {}), hint=first.payload)
+    kinds = {e.kind for e in events}
+    kind = next((k for k in KIND_PRECEDENCE if k.value in kinds), EventKind.updated)
+    last = events[-1]
+    return TicketEvent(kind=kind, ref=ref, delivery_id=last.delivery_id, received_at=last.received_at,
+                       actor=last.payload.get("actor"), hint=last.payload)

@@ -1,0 +1,1 @@
+"""kesu's own persistence: SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,220 @@
+"""The event inbox: durable, at-least-once, in order per ticket.
+
+An event is ``pending`` until a worker claims it (``processing`` with a lease), then ``done``,
+``skipped`` (kesu caused it) or, after too many failures, ``dead``. A claim takes the oldest ready
+event whose ticket has nothing older waiting or in progress, together with every other ready
+webhook/poll event of that ticket (they are all "ticket X changed" hints, so one fresh read covers
+them). Timer events are claimed one at a time because each carries its own payload. A worker that
+dies leaves its lease to expire; ``reap`` hands the events back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from kesu.store.db import as_utc, is_sqlite
+from kesu.store.tables import inbox, rejected_webhooks
+
+HINT_SOURCES = ("webhook", "poll")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    helpdesk: str
+    ticket_id: str
+    kind: str
+    source: str
+    received_at: datetime
+    delivery_id: str | None = None
+    payload: dict[str, Any] | None = None
+    status: str = "pending"  # "skipped" for events kesu itself caused
+
+    @property
+    def ticket_key(self) -> str:
+        return f"{self.helpdesk}:{self.ticket_id}"
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    id: int
+    helpdesk: str
+    ticket_id: str
+    ticket_key: str
+    kind: str
+    source: str
+    delivery_id: str | None
+    received_at: datetime
+    attempts: int
+    payload: dict[str, Any]
+
+
+def _row_values(e: NewEvent) -> dict[str, Any]:
+    return {
+        "helpdesk": e.helpdesk,
+        "ticket_id": e.ticket_id,
+        "ticket_key": e.ticket_key,
+        "kind": e.kind,
+        "source": e.source,
+        "delivery_id": e.delivery_id,
+        "received_at": e.received_at,
+        "available_at": e.received_at,
+        "status": e.status,
+        "attempts": 0,
+        "payload": e.payload or {},
+        "finished_at": e.received_at if e.status != "pending" else None,
+    }
+
+
+class Inbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sqlite = is_sqlite(engine)
+        dialect = sqlite if self._sqlite else postgresql
+        self._insert = dialect.insert(inbox).on_conflict_do_nothing(
+            index_elements=["helpdesk", "delivery_id"]
+        ).returning(inbox.c.id)
+
+    # -- intake ------------------------------------------------------------------------------------
+
+    def add_many(self, events: Sequence[NewEvent]) -> list[int | None]:
+        """Store events in one transaction; ``None`` for a delivery already stored (duplicate)."""
+        ids: list[int | None] = []
+        with self.engine.begin() as conn:
+            for e in events:
+                row = conn.execute(self._insert, _row_values(e)).first()
+                ids.append(row[0] if row else None)
+        return ids
+
+    def add(self, event: NewEvent) -> int | None:
+        return self.add_many([event])[0]
+
+    def reject(self, *, helpdesk: str, status_code: int, reason: str, headers: dict[str, str],
+               body: bytes, at: datetime) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                insert(rejected_webhooks).returning(rejected_webhooks.c.id),
+                {"received_at": at, "helpdesk": helpdesk, "status_code": status_code,
+                 "reason": reason, "headers": headers, "body": body},
+            ).scalar_one()
+
+    def rejected(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rejected_webhooks).order_by(rejected_webhooks.c.id.desc()).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    # -- claiming ----------------------------------------------------------------------------------
+
+    def claim(self, now: datetime, lease_seconds: float) -> list[InboxEvent]:
+        """Claim the next ready ticket's events (see module docstring); [] when none is ready."""
+        e = inbox.alias("e")
+        older = aliased(inbox)
+        busy = aliased(inbox)
+        candidate = (
+            select(e.c.id, e.c.ticket_key, e.c.source)
+            .where(e.c.status == "pending", e.c.available_at <= now)
+            .where(~exists().where(and_(older.c.ticket_key == e.c.ticket_key, older.c.id < e.c.id,
+                                        older.c.status.in_(("pending", "processing")))))
+            .where(~exists().where(and_(busy.c.ticket_key == e.c.ticket_key,
+                                        busy.c.status == "processing")))
+            .order_by(e.c.id)
+            .limit(1)
+        )
+        if not self._sqlite:
+            candidate = candidate.with_for_update(skip_locked=True, of=e)
+        lease = now + timedelta(seconds=lease_seconds)
+        with self.engine.begin() as conn:
+            first = conn.execute(candidate).first()
+            if first is None:
+                return []
+            cond = inbox.c.id == first.id
+            if first.source in HINT_SOURCES:
+                cond = or_(cond, and_(inbox.c.ticket_key == first.ticket_key, inbox.c.status == "pending",
+                                      inbox.c.available_at <= now, inbox.c.source.in_(HINT_SOURCES)))
+            rows = conn.execute(
+                update(inbox)
+                .where(cond, inbox.c.status == "pending")
+                .values(status="processing", lease_until=lease, attempts=inbox.c.attempts + 1)
+                .returning(inbox.c.id, inbox.c.helpdesk, inbox.c.ticket_id, inbox.c.ticket_key,
+                           inbox.c.kind, inbox.c.source, inbox.c.delivery_id, inbox.c.received_at,
+                           inbox.c.attempts, inbox.c.payload)
+            ).all()
+        events = [
+            InboxEvent(id=r.id, helpdesk=r.helpdesk, ticket_id=r.ticket_id, ticket_key=r.ticket_key,
+                       kind=r.kind, source=r.source, delivery_id=r.delivery_id,
+                       received_at=as_utc(r.received_at),  # type: ignore[arg-type]
+                       attempts=r.attempts, payload=r.payload or {})
+            for r in rows
+        ]
+        return sorted(events, key=lambda ev: ev.id)
+
+    # -- outcomes ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def mark_done_stmt(ids: Iterable[int], now: datetime) -> Any:
+        return (update(inbox).where(inbox.c.id.in_(list(ids)))
+                .values(status="done", finished_at=now, lease_until=None, last_error=None))
+
+    def done(self, ids: Iterable[int], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.mark_done_stmt(ids, now))
+
+    def retry_later(self, ids: Iterable[int], error: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(inbox).where(inbox.c.id.in_(list(ids)))
+                         .values(status="pending", available_at=at, lease_until=None,
+                                 last_error=error[:2000]))
+
+    def dead(self, ids: Iterable[int], error: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(inbox).where(inbox.c.id.in_(list(ids)))
+                         .values(status="dead", finished_at=now, lease_until=None,
+                                 last_error=error[:2000]))
+
+    def reap(self, now: datetime) -> int:
+        """Hand back events whose worker's lease ran out (the worker died or hung)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(inbox).where(inbox.c.status == "processing", inbox.c.lease_until < now)
+                .values(status="pending", available_at=now, lease_until=None,
+                        last_error="lease expired (worker stopped mid-event)")
+            ).rowcount
+
+    # -- admin -------------------------------------------------------------------------------------
+
+    def depth(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(inbox.c.status, func.count()).group_by(inbox.c.status)).all()
+        counts = {"pending": 0, "processing": 0, "done": 0, "skipped": 0, "dead": 0}
+        counts.update({status: n for status, n in rows})
+        return counts
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.status.in_(("pending", "processing")))
+            ).scalar_one()
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        q = select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+        if status:
+            q = q.where(inbox.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def retry_dead(self, ids: Iterable[int] | None, now: datetime) -> int:
+        """Put dead-lettered events back in the queue (all of them when ``ids`` is None)."""
+        q = update(inbox).where(inbox.c.status == "dead")
+        if ids is not None:
+            q = q.where(inbox.c.id.in_(list(ids)))
+        with self.engine.begin() as conn:
+            return conn.execute(q.values(status="pending", available_at=now, attempts=0,
+                                         finished_at=None)).rowcount

@@ -1,0 +1,187 @@
+"""Per-ticket records: policy state, the write outbox, timers, the audit log, cursors.
+
+Functions taking ``conn`` run inside the caller's transaction, so one event's state, audit
+entries, timers, ledger rows and outbox row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kesu.store.db import as_utc, is_sqlite
+from kesu.store.tables import audit_log, cursors, inbox, ledger, outbox, ticket_state, timers
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    return (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(table)
+
+
+# -- ticket state ------------------------------------------------------------------------------
+
+
+def load_state(conn: Connection, key: str) -> tuple[dict[str, Any], int]:
+    row = conn.execute(
+        select(ticket_state.c.state, ticket_state.c.version).where(ticket_state.c.ticket_key == key)
+    ).first()
+    if row is None:
+        return {}, 0
+    return dict(row.state), row.version
+
+
+def save_state(conn: Connection, key: str, state: dict[str, Any], version: int, now: datetime) -> None:
+    """Write the state; ``version`` is what ``load_state`` returned (0 = new)."""
+    if version == 0:
+        conn.execute(insert(ticket_state), {"ticket_key": key, "state": state, "version": 1, "updated_at": now})
+        return
+    result = conn.execute(
+        update(ticket_state)
+        .where(ticket_state.c.ticket_key == key, ticket_state.c.version == version)
+        .values(state=state, version=version + 1, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise StaleState(f"ticket state of {key} changed concurrently (version {version})")
+
+
+class StaleState(RuntimeError):
+    """Two workers processed one ticket at once; the transaction is rolled back and retried."""
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    ticket_key: str
+    marker: str
+    writes: dict[str, Any]
+    attempts: int
+
+
+def add_outbox(conn: Connection, *, key: str, event_id: int | None, marker: str,
+               writes: dict[str, Any], now: datetime) -> int:
+    return conn.execute(
+        insert(outbox).returning(outbox.c.id),
+        {"ticket_key": key, "event_id": event_id, "marker": marker, "writes": writes,
+         "status": "pending", "attempts": 0, "created_at": now},
+    ).scalar_one()
+
+
+def pending_outbox(conn: Connection, key: str) -> list[OutboxRow]:
+    rows = conn.execute(
+        select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts)
+        .where(outbox.c.ticket_key == key, outbox.c.status == "pending")
+        .order_by(outbox.c.id)
+    ).all()
+    return [OutboxRow(r.id, r.ticket_key, r.marker, dict(r.writes), r.attempts) for r in rows]
+
+
+def mark_outbox(conn: Connection, outbox_id: int, *, status: str, calls: int | None,
+                now: datetime, error: str | None = None) -> None:
+    conn.execute(
+        update(outbox).where(outbox.c.id == outbox_id)
+        .values(status=status, calls=calls, applied_at=now if status == "applied" else None,
+                attempts=outbox.c.attempts + 1, last_error=error)
+    )
+
+
+# -- timers ------------------------------------------------------------------------------------
+
+
+def schedule_timer(conn: Connection, *, key: str, plugin: str, timer_key: str, rule_id: str,
+                   due_at: datetime, payload: dict[str, Any], now: datetime) -> None:
+    stmt = _dialect_insert(conn, timers).values(
+        ticket_key=key, plugin=plugin, key=timer_key, rule_id=rule_id, due_at=due_at,
+        payload=payload, status="scheduled", created_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["ticket_key", "plugin", "key"],
+        set_={"due_at": due_at, "payload": payload, "rule_id": rule_id, "status": "scheduled",
+              "fired_at": None},
+    )
+    conn.execute(stmt)
+
+
+def cancel_timer(conn: Connection, *, key: str, plugin: str, timer_key: str) -> None:
+    conn.execute(
+        update(timers)
+        .where(timers.c.ticket_key == key, timers.c.plugin == plugin, timers.c.key == timer_key,
+               timers.c.status == "scheduled")
+        .values(status="cancelled")
+    )
+
+
+def fire_due_timers(engine: Engine, now: datetime, limit: int = 500) -> int:
+    """Turn due timers into inbox events (one transaction); returns how many fired."""
+    with engine.begin() as conn:
+        q = (select(timers).where(timers.c.status == "scheduled", timers.c.due_at <= now)
+             .order_by(timers.c.due_at).limit(limit))
+        if not is_sqlite(engine):
+            q = q.with_for_update(skip_locked=True)
+        due = conn.execute(q).mappings().all()
+        for t in due:
+            helpdesk, _, ticket_id = t["ticket_key"].partition(":")
+            due_at = as_utc(t["due_at"])
+            assert due_at is not None
+            conn.execute(
+                _dialect_insert(conn, inbox).on_conflict_do_nothing(index_elements=["helpdesk", "delivery_id"]),
+                {"helpdesk": helpdesk, "ticket_id": ticket_id, "ticket_key": t["ticket_key"],
+                 "kind": "timer_fired", "source": "timer",
+                 "delivery_id": f"timer:{t['id']}:{due_at.isoformat()}",
+                 "received_at": now, "available_at": now, "status": "pending", "attempts": 0,
+                 "payload": {"timer_key": t["key"], "plugin": t["plugin"], "rule_id": t["rule_id"],
+                             "due_at": due_at.isoformat(), "payload": t["payload"]}},
+            )
+            conn.execute(update(timers).where(timers.c.id == t["id"]).values(status="fired", fired_at=now))
+        return len(due)
+
+
+def list_timers(engine: Engine, key: str | None = None, status: str | None = "scheduled") -> list[dict[str, Any]]:
+    q = select(timers).order_by(timers.c.due_at)
+    if key:
+        q = q.where(timers.c.ticket_key == key)
+    if status:
+        q = q.where(timers.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# -- audit, ledger -----------------------------------------------------------------------------
+
+
+def add_audit(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        conn.execute(insert(audit_log), rows)
+
+
+def audit_for(engine: Engine, key: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        q = select(audit_log).where(audit_log.c.ticket_key == key).order_by(audit_log.c.id)
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def add_ledger(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        conn.execute(insert(ledger), rows)
+
+
+# -- cursors -----------------------------------------------------------------------------------
+
+
+def get_cursor(engine: Engine, name: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
+
+
+def set_cursor(engine: Engine, name: str, value: str, now: datetime) -> None:
+    with engine.begin() as conn:
+        stmt = _dialect_insert(conn, cursors).values(name=name, value=value, updated_at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value, "updated_at": now}))

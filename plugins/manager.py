@@ -1,0 +1,247 @@
+"""Building the plugin manager and running hooks with isolation and provenance.
+
+Order (never at import time): add specs -> block disabled -> register built-ins -> load entry
+points (group ``kesu``) -> ``check_pending()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+import kesu
+from connector.base import Connector
+from kesu.effects import BaseEffect, Effect, effect_adapter
+from kesu.models import Ticket, TicketEvent
+from plugins import hookspecs
+
+log = logging.getLogger(__name__)
+
+#: Built-in plugins, in the order they are registered (which is also the precedence order used
+#: when two plugins set the same single-valued field, see plugins.plan).
+BUILTIN_PLUGINS: dict[str, str] = {
+    "zammad": "connector.zammad.plugin",
+    "severity": "policies.severity",
+}
+#: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
+#: cannot talk to any helpdesk.
+ESSENTIAL_PLUGINS = frozenset({"zammad"})
+
+
+class PluginConfigError(ValueError):
+    """A ``[policies.<name>]`` or ``[plugins]`` setting is invalid; the message names the key."""
+
+
+def build_plugin_manager(
+    disabled: Iterable[str] = (), *, load_entrypoints: bool = True
+) -> pluggy.PluginManager:
+    """A fresh plugin manager with built-ins and installed plugins, minus ``disabled``."""
+    disabled = set(disabled)
+    refused = disabled & ESSENTIAL_PLUGINS
+    if refused:
+        raise PluginConfigError(
+            f"[plugins] disabled: {', '.join(sorted(refused))} cannot be disabled "
+            f"(essential: {', '.join(sorted(ESSENTIAL_PLUGINS))})"
+        )
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
+    for name, module_name in BUILTIN_PLUGINS.items():
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(module_name), name=name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+    pm.check_pending()
+    return pm
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str
+    hooks: tuple[str, ...]
+    enabled: bool
+    builtin: bool
+    essential: bool
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=hookspecs.PROJECT)}
+
+
+def list_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """Every known plugin, enabled or not: built-ins first, then installed ones by name."""
+    versions: dict[str, str] = {}
+    for plugin, dist in pm.list_plugin_distinfo():
+        name = pm.get_name(plugin)
+        if name is not None:
+            versions[name] = dist.version
+    eps = _entry_points()
+    infos: list[PluginInfo] = []
+    names = list(BUILTIN_PLUGINS) + sorted(set(eps) - set(BUILTIN_PLUGINS))
+    for name in names:
+        plugin = pm.get_plugin(name)
+        hooks: tuple[str, ...] = ()
+        if plugin is not None:
+            hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        version = versions.get(name)
+        if version is None:
+            version = kesu.__version__ if name in BUILTIN_PLUGINS else _ep_version(eps.get(name))
+        infos.append(
+            PluginInfo(
+                name=name,
+                version=version,
+                hooks=hooks,
+                enabled=plugin is not None,
+                builtin=name in BUILTIN_PLUGINS,
+                essential=name in ESSENTIAL_PLUGINS,
+            )
+        )
+    return infos
+
+
+def _ep_version(ep: metadata.EntryPoint | None) -> str:
+    if ep is not None and ep.dist is not None:
+        return ep.dist.version
+    return "?"
+
+
+def known_plugin_names() -> set[str]:
+    return set(BUILTIN_PLUGINS) | set(_entry_points())
+
+
+@dataclass
+class PluginFailure:
+    plugin: str
+    hook: str
+    error: str
+
+
+@dataclass
+class Evaluation:
+    effects: list[Effect] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+
+class PluginHost:
+    """The plugin manager plus each plugin's validated configuration.
+
+    ``evaluate`` calls every ``kesu_evaluate`` implementation on its own, so one broken plugin
+    never stops the others, and stamps each effect with the plugin that returned it.
+    """
+
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        policy_sections: Mapping[str, Mapping[str, Any]] | None = None,
+        disabled: Iterable[str] = (),
+    ) -> None:
+        self.pm = pm
+        self.configs = _validate_configs(pm, policy_sections or {}, set(disabled))
+        self._impls = [
+            (impl.plugin_name, impl.function, tuple(impl.argnames))
+            for impl in reversed(pm.hook.kesu_evaluate.get_hookimpls())
+        ]
+        # Registration order is precedence order for single-valued conflicts.
+        self.precedence = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}
+
+    def evaluate(
+        self,
+        event: TicketEvent,
+        ticket: Ticket,
+        states: Mapping[str, Mapping[str, Any]],
+        now: datetime,
+    ) -> Evaluation:
+        result = Evaluation()
+        for name, function, argnames in self._impls:
+            kwargs = {
+                "event": event,
+                "ticket": ticket,
+                "state": states.get(name, {}),
+                "config": self.configs.get(name),
+                "now": now,
+            }
+            try:
+                returned = function(**{k: kwargs[k] for k in argnames})
+                for effect in returned or ():
+                    result.effects.append(_stamp(effect, name))
+            except Exception as exc:  # noqa: BLE001 -- isolation is the point; it is recorded
+                log.exception("plugin %s failed in kesu_evaluate", name)
+                result.failures.append(PluginFailure(name, "kesu_evaluate", f"{type(exc).__name__}: {exc}"))
+        return result
+
+    def connector_class(self, kind: str) -> type[Connector]:
+        classes: dict[str, type[Connector]] = {}
+        for impl in self.pm.hook.kesu_register_connectors.get_hookimpls():
+            for cls in impl.function() or ():
+                if cls.identifier in classes and classes[cls.identifier] is not cls:
+                    raise PluginConfigError(f"two connectors claim identifier {cls.identifier!r}")
+                classes[cls.identifier] = cls
+        try:
+            return classes[kind]
+        except KeyError:
+            raise PluginConfigError(
+                f"[helpdesk] kind: unknown connector {kind!r}; allowed: {', '.join(sorted(classes))}"
+            ) from None
+
+    def notify_applied(self, ticket: Ticket, plan: Any, calls: int) -> list[PluginFailure]:
+        failures = []
+        for impl in reversed(self.pm.hook.kesu_plan_applied.get_hookimpls()):
+            try:
+                impl.function(ticket=ticket, plan=plan, calls=calls)
+            except Exception as exc:  # noqa: BLE001 -- observers must not break writes
+                log.exception("plugin %s failed in kesu_plan_applied", impl.plugin_name)
+                failures.append(PluginFailure(impl.plugin_name, "kesu_plan_applied", repr(exc)))
+        return failures
+
+
+def _stamp(effect: Any, source: str) -> Effect:
+    if isinstance(effect, BaseEffect):
+        return effect.model_copy(update={"source": source})  # type: ignore[return-value]
+    # Plugins may return plain dicts; validate them like any other effect.
+    return effect_adapter.validate_python({**effect, "source": source})
+
+
+def _validate_configs(
+    pm: pluggy.PluginManager,
+    sections: Mapping[str, Mapping[str, Any]],
+    disabled: set[str],
+) -> dict[str, BaseModel]:
+    models: dict[str, type[BaseModel]] = {}
+    for impl in pm.hook.kesu_policy_config.get_hookimpls():
+        model = impl.function()
+        if model is not None:
+            models[impl.plugin_name] = model
+    known = known_plugin_names()
+    for name in sections:
+        if name not in models and name not in disabled:
+            if name in known and pm.get_plugin(name) is not None:
+                raise PluginConfigError(f"[policies.{name}]: plugin {name!r} takes no configuration")
+            raise PluginConfigError(
+                f"[policies.{name}]: no such plugin; installed: {', '.join(sorted(models)) or 'none'}"
+            )
+    configs: dict[str, BaseModel] = {}
+    for name, model in models.items():
+        try:
+            configs[name] = model.model_validate(dict(sections.get(name, {})))
+        except ValidationError as exc:
+            raise PluginConfigError(_explain(name, exc)) from None
+    return configs
+
+
+def _explain(plugin: str, exc: ValidationError) -> str:
+    lines = [f"invalid configuration in [policies.{plugin}]:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(section)"
+        got = err.get("input")
+        lines.append(f"  {key}: {err['msg']} (got {got!r})")
+    return "\n".join(lines)
