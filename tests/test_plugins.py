@@ -1,0 +1,137 @@
+"""The plugin host: factory order, enable/disable, config validation, isolation, provenance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from kesu.effects import AddTags, InternalNote
+from kesu.models import EventKind, Priority, TicketEvent
+from plugins import hookimpl
+from plugins.manager import PluginConfigError, PluginHost, build_plugin_manager, list_plugins
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
+EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
+
+
+@pytest.fixture
+def pm():
+    return build_plugin_manager(load_entrypoints=False)
+
+
+def event(ticket, kind=EventKind.created):
+    return TicketEvent(kind=kind, ref=ticket.ref, received_at=NOW)
+
+
+def test_builtins_registered_in_order(pm):
+    assert [name for name, _ in pm.list_name_plugin()] == ["zammad", "severity"]
+    infos = {i.name: i for i in list_plugins(pm)}
+    assert infos["severity"].enabled and "kesu_evaluate" in infos["severity"].hooks
+
+
+def test_disabled_plugin_is_listed_but_gives_no_effects(make_ticket):
+    pm = build_plugin_manager(["severity"], load_entrypoints=False)
+    infos = {i.name: i for i in list_plugins(pm)}
+    assert infos["severity"].enabled is False
+    host = PluginHost(pm, {"severity": {"scheme": "food"}}, ["severity"])
+    ticket = make_ticket()
+    assert host.evaluate(event(ticket), ticket, {}, NOW).effects == []
+
+
+def test_essential_connector_cannot_be_disabled():
+    with pytest.raises(PluginConfigError, match="zammad cannot be disabled"):
+        build_plugin_manager(["zammad"], load_entrypoints=False)
+
+
+def test_config_errors_name_the_key_and_allowed_values(pm):
+    with pytest.raises(PluginConfigError) as err:
+        PluginHost(pm, {"severity": {"scheme": "banking"}})
+    assert "[policies.severity]" in str(err.value) and "scheme" in str(err.value)
+    assert "'food'" in str(err.value) and "banking" in str(err.value)
+    with pytest.raises(PluginConfigError, match=r"\[policies.nosuch\]: no such plugin"):
+        PluginHost(pm, {"nosuch": {}})
+    with pytest.raises(PluginConfigError, match="unknown connector 'odoo'; allowed: zammad"):
+        PluginHost(pm).connector_class("odoo")
+
+
+def test_severity_tier_a_from_keywords(pm, make_ticket):
+    host = PluginHost(pm)
+    ticket = make_ticket()
+    effects = host.evaluate(event(ticket), ticket, {}, NOW).effects
+    prio = next(e for e in effects if e.type == "set_priority")
+    assert prio.priority is Priority.urgent and prio.rule_id == "R-TIER-1.9.1-A"
+    assert all(e.source == "severity" for e in effects)
+
+
+def test_broken_plugin_does_not_stop_others_and_is_recorded(pm, make_ticket):
+    class Broken:
+        @hookimpl
+        def kesu_evaluate(self, ticket):
+            raise RuntimeError("boom")
+
+    class Tagger:
+        @hookimpl
+        def kesu_evaluate(self, ticket, now):
+            # A plugin may claim any source; the host stamps the real one.
+            return [AddTags(rule_id="R-ESC-6.32", tags=("t",), source="severity")]
+
+    pm.register(Broken(), name="broken")
+    pm.register(Tagger(), name="tagger")
+    host = PluginHost(pm)
+    ticket = make_ticket()
+    result = host.evaluate(event(ticket), ticket, {}, NOW)
+    assert [f.plugin for f in result.failures] == ["broken"]
+    assert "boom" in result.failures[0].error
+    tagger = [e for e in result.effects if e.type == "add_tags"]
+    assert tagger and tagger[0].source == "tagger"
+    assert any(e.source == "severity" for e in result.effects)
+
+
+def test_plugin_gets_its_own_config_and_state(pm, make_ticket):
+    class Cfg(BaseModel):
+        word: str = "默认"
+
+    seen = {}
+
+    class Configured:
+        @hookimpl
+        def kesu_policy_config(self):
+            return Cfg
+
+        @hookimpl
+        def kesu_evaluate(self, config, state):
+            seen["config"], seen["state"] = config, dict(state)
+            return [InternalNote(rule_id="R-REC-6.15", text=config.word)]
+
+    pm.register(Configured(), name="configured")
+    host = PluginHost(pm, {"configured": {"word": "你好"}})
+    ticket = make_ticket()
+    host.evaluate(event(ticket), ticket, {"configured": {"n": 1}, "severity": {"tier": "A"}}, NOW)
+    assert seen["config"].word == "你好" and seen["state"] == {"n": 1}
+
+
+def test_third_party_plugin_installed_through_entry_point(tmp_path, make_ticket, monkeypatch):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(EXAMPLE_PLUGIN)],
+        check=True, capture_output=True,
+    )
+    monkeypatch.syspath_prepend(str(target))
+    pm = build_plugin_manager()
+    infos = {i.name: i for i in list_plugins(pm)}
+    assert infos["example"].enabled and infos["example"].version == "0.3.0"
+    assert not infos["example"].builtin
+    host = PluginHost(pm, {"example": {"tag": "来自示例插件"}})
+    ticket = make_ticket()
+    effects = host.evaluate(event(ticket), ticket, {}, NOW).effects
+    assert any(e.source == "example" and "来自示例插件" in getattr(e, "tags", ()) for e in effects)
+    # Disabled through the config: loaded no more, still listed.
+    pm2 = build_plugin_manager(["example"])
+    assert pm2.get_plugin("example") is None
+    assert {i.name: i for i in list_plugins(pm2)}["example"].enabled is False
