@@ -192,8 +192,8 @@ class NoteRenderer:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z")
 
-    def line(self, key: str, effect: Effect | None, **values: Any) -> str:
-        text = self.t[key].format(**values)
+    def line(self, template: str, effect: Effect | None, **values: Any) -> str:
+        text = self.t[template].format(**values)
         if effect is not None:
             reason = effect.reason_en if self.lang == "en" and effect.reason_en else effect.reason
             if reason:

@@ -135,3 +135,56 @@ def test_third_party_plugin_installed_through_entry_point(tmp_path, make_ticket,
     pm2 = build_plugin_manager(["example"])
     assert pm2.get_plugin("example") is None
     assert {i.name: i for i in list_plugins(pm2)}["example"].enabled is False
+
+
+def test_kesu_register_connectors_picks_by_identifier_and_refuses_duplicates(pm):
+    from connector.zammad.connector import ZammadConnector
+
+    class Other(ZammadConnector):
+        identifier = "otherdesk"
+
+    class Provides:
+        @hookimpl
+        def kesu_register_connectors(self):
+            return [Other]
+
+    pm.register(Provides(), name="provides")
+    host = PluginHost(pm)
+    assert host.connector_class("otherdesk") is Other
+    assert host.connector_class("zammad") is ZammadConnector
+
+    class Clash(ZammadConnector):
+        identifier = "otherdesk"
+
+    class ProvidesClash:
+        @hookimpl
+        def kesu_register_connectors(self):
+            return [Clash]
+
+    pm.register(ProvidesClash(), name="clash")
+    with pytest.raises(PluginConfigError, match="two connectors claim identifier 'otherdesk'"):
+        host.connector_class("otherdesk")
+
+
+def test_kesu_register_commands_adds_a_cli_command(pm):
+    import typer
+    from typer.testing import CliRunner
+
+    class Commands:
+        @hookimpl
+        def kesu_register_commands(self, cli):
+            @cli.command()
+            def hello() -> None:
+                """Say hello."""
+                print("你好 from a plugin")
+
+    pm.register(Commands(), name="commands")
+    cli = typer.Typer()
+
+    @cli.command()
+    def version() -> None:
+        print("0")
+
+    pm.hook.kesu_register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["hello"])
+    assert result.exit_code == 0 and "你好 from a plugin" in result.output

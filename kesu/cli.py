@@ -1,0 +1,358 @@
+"""The ``kesu`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kesu.settings import Settings, find_config, load_settings
+
+app = typer.Typer(help="kesu (客诉): complaint-handling policies for your helpdesk.", no_args_is_help=True)
+plugins_app = typer.Typer(help="List, enable and disable plugins.", no_args_is_help=True)
+inbox_app = typer.Typer(help="Inspect and retry events.", no_args_is_help=True)
+zammad_app = typer.Typer(help="Zammad administration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(zammad_app, name="zammad")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+console = Console()
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Path of kesu.toml")]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except Exception as exc:  # noqa: BLE001 -- show the reason, not a traceback
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _services(settings: Settings) -> Any:
+    from kesu.app import Services
+    from plugins.manager import PluginConfigError
+
+    try:
+        return Services.build(settings)
+    except PluginConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# serve / worker
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="Listen address")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen port")] = None,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Use the built-in sandbox Zammad")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="File sample complaints and show the decisions")] = False,
+    exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo has been shown")] = False,
+    log_level: Annotated[str, typer.Option(help="Log level")] = "WARNING",
+) -> None:
+    """Run the webhook endpoint, workers and timers in one process.
+
+    Without a config file this is the embedded default: SQLite (kesu.db) and the sandbox helpdesk.
+    """
+    import uvicorn
+
+    from kesu.app import create_app
+    from kesu.embedded import provision, run_demo, start_sandbox
+    from kesu.logs import configure_logging
+
+    configure_logging(log_level)
+    settings = _settings(config)
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    embedded = None
+    if sandbox or demo or settings.sandbox.enabled or settings.config_path is None:
+        embedded = start_sandbox(settings)
+        console.print(f"sandbox Zammad at [bold]{embedded.sandbox.url}[/bold] "
+                      f"(customer token {embedded.customer_token})")
+    services = _services(settings)
+    fastapi_app = create_app(services)
+    server = uvicorn.Server(uvicorn.Config(fastapi_app, host=settings.server.host, port=settings.server.port,
+                                           log_level=log_level.lower(), access_log=False, lifespan="on"))
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    console.print(f"kesu {_version()} listening on [bold]{url}/webhooks/{settings.helpdesk.kind}[/bold], "
+                  f"store {settings.store.url}")
+
+    def after_start() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            threading.Event().wait(0.05)
+        if embedded is not None:
+            result = provision(settings)
+            console.print(f"provisioned webhook and trigger in the sandbox: {result}")
+        if demo and embedded is not None:
+            tickets = run_demo(embedded)
+            _print_demo(tickets)
+            if exit_after_demo:
+                server.should_exit = True
+
+    threading.Thread(target=after_start, daemon=True).start()
+    try:
+        server.run()
+    finally:
+        services.close()
+        if embedded is not None:
+            embedded.sandbox.stop()
+
+
+def _print_demo(tickets: list[dict[str, Any]]) -> None:
+    table = Table(title="Complaints processed by kesu (read back from the helpdesk)", show_lines=True)
+    for col in ("#", "title", "priority", "tags", "kesu's internal note"):
+        table.add_column(col)
+    for t in tickets:
+        notes = [a["body"] for a in t.get("articles", []) if str(a.get("subject", "")).startswith("kesu #")]
+        table.add_row(str(t.get("number", t.get("id"))), t.get("title", ""), str(t.get("priority", "")),
+                      ", ".join(t.get("tags", [])), notes[-1] if notes else "(no decision)")
+    console.print(table)
+
+
+@app.command()
+def worker(
+    config: ConfigOpt = None,
+    timers: Annotated[bool, typer.Option(help="Also run the timer loop")] = True,
+    log_level: Annotated[str, typer.Option(help="Log level")] = "INFO",
+) -> None:
+    """Run workers only (several can share one PostgreSQL)."""
+    from kesu.logs import configure_logging
+
+    configure_logging(log_level)
+    settings = _settings(config)
+    services = _services(settings)
+    prepare = getattr(services.connector, "prepare", None)
+    if prepare is not None:
+        prepare()
+    runner = services.start_workers(timers=timers)
+    console.print(f"{len(runner.workers)} worker thread(s) on {settings.store.url}; Ctrl-C stops")
+    try:
+        runner.stop_event.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# plugins
+
+
+@plugins_app.command("list")
+def plugins_list(config: ConfigOpt = None) -> None:
+    """Show every plugin: name, version, hooks, enabled."""
+    from plugins.manager import build_plugin_manager, list_plugins
+
+    settings = _settings(config)
+    table = Table("name", "version", "hooks", "enabled", "kind")
+    for info in list_plugins(build_plugin_manager(settings.plugins.disabled)):
+        kind = "essential" if info.essential else ("built-in" if info.builtin else "installed")
+        table.add_row(info.name, info.version, ", ".join(info.hooks) or "-", "yes" if info.enabled else "no", kind)
+    console.print(table)
+
+
+def _set_disabled(config: Path | None, name: str, disable: bool) -> None:
+    import tomlkit
+
+    from plugins.manager import ESSENTIAL_PLUGINS, known_plugin_names
+
+    if name not in known_plugin_names():
+        console.print(f"[red]no such plugin {name!r}[/red]; known: {', '.join(sorted(known_plugin_names()))}")
+        raise typer.Exit(2)
+    if disable and name in ESSENTIAL_PLUGINS:
+        console.print(f"[red]{name} is essential and cannot be disabled[/red]")
+        raise typer.Exit(2)
+    path = find_config(config) or Path.cwd() / "kesu.toml"
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    section = doc.setdefault("plugins", tomlkit.table())
+    disabled = [str(x) for x in section.get("disabled", [])]
+    if disable and name not in disabled:
+        disabled.append(name)
+    if not disable:
+        disabled = [x for x in disabled if x != name]
+    section["disabled"] = disabled
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    console.print(f"{name} {'disabled' if disable else 'enabled'} in {path}; restart kesu to apply")
+
+
+@plugins_app.command("enable")
+def plugins_enable(name: str, config: ConfigOpt = None) -> None:
+    """Enable a plugin (removes it from [plugins] disabled)."""
+    _set_disabled(config, name, disable=False)
+
+
+@plugins_app.command("disable")
+def plugins_disable(name: str, config: ConfigOpt = None) -> None:
+    """Disable a plugin (adds it to [plugins] disabled)."""
+    _set_disabled(config, name, disable=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# inbox
+
+
+def _inbox(config: Path | None) -> Any:
+    from kesu.store.db import make_engine, migrate
+    from kesu.store.inbox import Inbox
+
+    settings = _settings(config)
+    engine = make_engine(settings.store.url)
+    migrate(engine)
+    return Inbox(engine)
+
+
+@inbox_app.command("list")
+def inbox_list(
+    config: ConfigOpt = None,
+    status: Annotated[Optional[str], typer.Option(help="pending, processing, done, skipped, dead")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 50,
+) -> None:
+    """Show recent events and the queue's depth."""
+    inbox = _inbox(config)
+    depth = inbox.depth()
+    console.print("  ".join(f"{k}: {v}" for k, v in depth.items()))
+    table = Table("id", "ticket", "kind", "source", "delivery", "status", "tries", "last error")
+    for r in inbox.list(status, limit):
+        table.add_row(str(r["id"]), r["ticket_key"], r["kind"], r["source"], r["delivery_id"] or "-",
+                      r["status"], str(r["attempts"]), (r["last_error"] or "")[:80])
+    console.print(table)
+
+
+@inbox_app.command("retry")
+def inbox_retry(
+    ids: Annotated[Optional[list[int]], typer.Argument(help="Dead event ids")] = None,
+    all_dead: Annotated[bool, typer.Option("--all", help="Every dead-lettered event")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Put dead-lettered events back in the queue."""
+    from kesu.store.db import utcnow
+
+    if not ids and not all_dead:
+        console.print("[red]give event ids or --all[/red]")
+        raise typer.Exit(2)
+    n = _inbox(config).retry_dead(None if all_dead else ids, utcnow())
+    console.print(f"{n} event(s) queued again")
+
+
+@inbox_app.command("rejected")
+def inbox_rejected(config: ConfigOpt = None, limit: Annotated[int, typer.Option()] = 20) -> None:
+    """Show rejected webhook deliveries (their raw bodies are kept)."""
+    table = Table("id", "received", "status", "reason", "body (start)")
+    for r in _inbox(config).rejected(limit):
+        table.add_row(str(r["id"]), str(r["received_at"]), str(r["status_code"]), r["reason"],
+                      bytes(r["body"])[:60].decode("utf-8", "replace"))
+    console.print(table)
+
+
+# ------------------------------------------------------------------------------------------------
+# sync (catch-up poll)
+
+
+@app.command()
+def sync(
+    config: ConfigOpt = None,
+    since: Annotated[Optional[str], typer.Option(help="ISO time; default: the kept cursor, else 24 h ago")] = None,
+) -> None:
+    """Queue every ticket changed since a moment (catch up on missed webhooks)."""
+    from rich.progress import Progress
+
+    from kesu.sync import poll_once
+
+    settings = _settings(config)
+    services = _services(settings)
+    start = datetime.fromisoformat(since) if since else None
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("polling", total=None)
+            result = poll_once(services, since=start, on_item=lambda: progress.advance(task))
+    finally:
+        services.close()
+    console.print(f"{result.seen} changed ticket(s), {result.queued} queued, "
+                  f"{result.own} caused by kesu; cursor now {result.cursor}")
+
+
+# ------------------------------------------------------------------------------------------------
+# zammad
+
+
+@zammad_app.command("setup")
+def zammad_setup(
+    config: ConfigOpt = None,
+    webhook_url: Annotated[Optional[str], typer.Option(help="How Zammad reaches kesu")] = None,
+) -> None:
+    """Create or update kesu's webhook and trigger in Zammad (idempotent)."""
+    from kesu.embedded import provision
+
+    settings = _settings(config)
+    if webhook_url:
+        settings.helpdesk.webhook_base_url = webhook_url.split("/webhooks/")[0]
+    if not settings.helpdesk.webhook_secret.get_secret_value():
+        console.print("[red][helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)[/red]")
+        raise typer.Exit(2)
+    console.print(provision(settings))
+
+
+# ------------------------------------------------------------------------------------------------
+# db, config
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply database migrations."""
+    from kesu.store.db import current_revision, make_engine, migrate
+
+    engine = make_engine(_settings(config).store.url)
+    migrate(engine)
+    console.print(f"schema at revision {current_revision(engine)}")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None) -> None:
+    """Print the effective configuration (secrets redacted)."""
+    settings = _settings(config)
+    console.print(f"# from {settings.config_path or 'embedded defaults'}")
+    console.print_json(settings.model_dump_json(exclude={"config_path"}))
+
+
+def _version() -> str:
+    from kesu import __version__
+
+    return __version__
+
+
+def main() -> None:
+    from plugins.manager import build_plugin_manager
+
+    try:
+        disabled = load_settings(os.environ.get("KESU_CONFIG")).plugins.disabled
+    except Exception:  # noqa: BLE001 -- a bad config is reported by the command itself
+        disabled = []
+    try:
+        build_plugin_manager(disabled).hook.kesu_register_commands(cli=app)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("plugin commands not loaded: %s", exc)
+    app()
+
+
+if __name__ == "__main__":
+    main()
