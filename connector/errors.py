@@ -54,7 +54,14 @@ class ConnectorError(Exception):
 
 
 class TransientError(ConnectorError):
-    """A failure that may go away: the event waits and is retried with backoff."""
+    """A failure that may go away: the event waits and is retried with backoff.
+
+    ``retry_after`` is the helpdesk's own ``Retry-After`` (seconds) when it sent one (429, 503).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 class ConnectorTimeout(TransientError):
@@ -66,9 +73,7 @@ class ConnectorUnavailable(TransientError):
 
 
 class RateLimited(TransientError):
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+    pass
 
 
 class HelpdeskError(ConnectorError):

@@ -285,8 +285,8 @@ class HttpTransport:
         kw: dict[str, Any] = {
             "method": method, "url": url, "status": status, "helpdesk_message": said,
         }
-        if cls is RateLimited:
-            return RateLimited(
+        if issubclass(cls, TransientError):
+            return cls(
                 message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kw
             )
         return cls(message, **kw)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from connector.errors import ConnectorError, NotFound, RateLimited, TransientError
+from connector.errors import ConnectorError, NotFound, TransientError
 from kesu import metrics
 from kesu.pipeline import Pipeline
 from kesu.settings import WorkerSettings
@@ -56,7 +56,7 @@ class Worker:
                         extra={"ticket": events[0].ticket_key, "delivery": events[0].delivery_id})
         except Exception as exc:  # noqa: BLE001 -- every failure is retried or dead-lettered
             metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
-            retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            retry_after = exc.retry_after if isinstance(exc, TransientError) else None
             error = f"{type(exc).__name__}: {exc}"
             if attempts >= self.settings.max_attempts:
                 metrics.EVENTS_DEAD.inc(len(ids))
