@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +25,12 @@ from pydantic_settings import (
 DEFAULT_CONFIG_NAME = "kesu.toml"
 
 
-class HelpdeskSettings(BaseModel):
+class _Section(BaseModel):
+    # Unknown keys are errors (a typo must not be ignored); assignments are validated too.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class HelpdeskSettings(_Section):
     kind: str = Field("zammad", description="Connector identifier: 'zammad' (more by plugins)")
     name: str = Field("zammad", description="Name of this helpdesk in ticket keys (zammad:123)")
     url: str = Field("http://127.0.0.1:3000", description="Base URL of the helpdesk")
@@ -50,11 +55,11 @@ class HelpdeskSettings(BaseModel):
     )
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     url: str = Field("sqlite:///kesu.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://")
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(_Section):
     threads: int = Field(2, ge=1, description="Worker threads in this process")
     max_attempts: int = Field(10, ge=1, description="Tries before an event is dead-lettered")
     backoff_base: float = Field(2.0, gt=0, description="First retry delay in seconds (doubles)")
@@ -65,23 +70,23 @@ class WorkerSettings(BaseModel):
     sync_interval: float = Field(0.0, ge=0, description="Catch-up poll every N seconds; 0 = off")
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = Field(1_048_576, description="Larger webhook bodies get 413")
 
 
-class SandboxSettings(BaseModel):
+class SandboxSettings(_Section):
     enabled: bool = Field(False, description="Start the built-in sandbox Zammad and use it")
     host: str = "127.0.0.1"
     port: int = Field(0, description="0 = any free port")
 
 
-class PluginSettings(BaseModel):
+class PluginSettings(_Section):
     disabled: list[str] = Field(default_factory=list, description="Plugin names not to load")
 
 
-class NoteSettings(BaseModel):
+class NoteSettings(_Section):
     language: Literal["zh", "en"] = Field("zh", description="Language of notes written to tickets")
     timezone: str = Field("Asia/Shanghai", description="Time zone of dates shown in notes")
 
