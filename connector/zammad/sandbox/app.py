@@ -441,6 +441,8 @@ class SandboxApp:
             await asyncio.sleep(fault.delay)
         if fault.status is None:
             response = await self.handle(scope, receive)
+            if fault.hold:
+                await asyncio.sleep(fault.hold)
         elif fault.apply_then_fail:
             await self.handle(scope, receive)  # the write happens, the answer is lost
             response = fault.response()

@@ -32,6 +32,7 @@ class Fault:
     delay: float = 0.0
     apply_then_fail: bool = False
     body: Any = None
+    hold: float = 0.0  # seconds to wait AFTER the request was applied, before answering
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -194,16 +195,20 @@ class SandboxZammad:
         delay: float = 0.0,
         apply_then_fail: bool = False,
         body: Any = None,
+        hold: float = 0.0,
     ) -> Fault:
         """Make the next ``times`` matching requests fail (``times=None``: all of them).
 
         ``status=None`` with ``delay`` only slows the request down (it then succeeds);
         ``apply_then_fail`` performs the request and answers ``status`` instead of the result;
-        ``body`` replaces the default ``{"error": <reason phrase>}`` (str/bytes → text/html).
+        ``body`` replaces the default ``{"error": <reason phrase>}`` (str/bytes → text/html);
+        ``hold`` applies the request, then waits before answering (a client killed meanwhile
+        never learns that its write succeeded).
         """
         fault = Fault(
             method=method, pattern=re.compile(path_regex), status=status, times=times,
             retry_after=retry_after, delay=delay, apply_then_fail=apply_then_fail, body=body,
+            hold=hold,
         )
         with self._hook_lock:
             self._faults.append(fault)
