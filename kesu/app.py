@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -64,9 +65,26 @@ class Services:
 
     def start_workers(self, *, timers: bool = True) -> Runner:
         runner = Runner(self.pipeline, self.settings.worker, timers=timers)
+        interval = self.settings.worker.sync_interval
+        if interval > 0:
+            runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
         runner.start()
         self.runners.append(runner)
         return runner
+
+    def _sync_loop(self, interval: float, runner: Runner) -> Callable[[threading.Event], None]:
+        """Catch-up polling every ``interval`` seconds (``[worker] sync_interval``)."""
+        from kesu.sync import poll_once
+
+        def loop(stop: threading.Event) -> None:
+            while not stop.wait(interval):
+                try:
+                    if poll_once(self).queued:
+                        runner.wake.set()
+                except Exception as exc:  # noqa: BLE001 -- the helpdesk may be down; try next round
+                    log.warning("catch-up poll failed: %s", exc)
+
+        return loop
 
     def close(self) -> None:
         for r in self.runners:

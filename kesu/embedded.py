@@ -40,6 +40,9 @@ def start_sandbox(settings: Settings, *, retry_scale: float = 1.0) -> Embedded:
     sandbox.start()
     hd = settings.helpdesk
     hd.kind = "zammad"
+    # Each sandbox starts empty and reuses ticket ids; a name of its own keeps its tickets apart
+    # from earlier runs' state in the same kesu.db.
+    hd.name = f"sandbox-{secrets.token_hex(3)}"
     hd.url = sandbox.url
     hd.token = SecretStr(sandbox.token_for(hd.bot_login))
     if not hd.webhook_secret.get_secret_value():

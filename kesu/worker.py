@@ -135,12 +135,19 @@ class Runner:
         self.workers = [Worker(pipeline, settings, clock=clock, wake=self.wake) for _ in range(settings.threads)]
         self.timer_loop = TimerLoop(pipeline, settings, clock=clock, wake=self.wake) if timers else None
         self.threads: list[threading.Thread] = []
+        self._extra: list[tuple[str, Callable[[threading.Event], None]]] = []
+
+    def add_loop(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        """Run ``target(stop_event)`` in its own thread alongside the workers."""
+        self._extra.append((name, target))
 
     def start(self) -> None:
         for i, w in enumerate(self.workers):
             self.threads.append(threading.Thread(target=w.run, args=(self.stop_event,), name=f"kesu-worker-{i}", daemon=True))
         if self.timer_loop is not None:
             self.threads.append(threading.Thread(target=self.timer_loop.run, args=(self.stop_event,), name="kesu-timers", daemon=True))
+        for name, target in self._extra:
+            self.threads.append(threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True))
         for t in self.threads:
             t.start()
 
