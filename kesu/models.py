@@ -82,6 +82,7 @@ class Ticket(BaseModel):
     owner: str | None = None  # login of the owner, None when unassigned
     priority: Priority | None = None
     state: str | None = None
+    closed: bool = False  # the helpdesk counts the state as closed (Zammad: closed, merged, removed)
     tags: list[str] = Field(default_factory=list)
     fields: dict[str, Any] = Field(default_factory=dict)  # custom attributes
     created_at: datetime | None = None

@@ -81,10 +81,11 @@ class Pipeline:
         for row in pending:
             calls += self._finish_outbox(ticket, row)
 
-        event = _event_for(events, ref)
         now = self.clock()
         with self.engine.connect() as conn:
             state, version = store.load_state(conn, key)
+        host_state = dict(state.get(HOST_NS, {}))
+        event = _event_for(events, ref, was_closed=host_state.get("closed"), ticket=ticket)
         plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
         evaluation = self.host.evaluate(event, ticket, plugin_states, now)
         plan = merge(ref, evaluation.effects, self.host.precedence)
@@ -92,7 +93,6 @@ class Pipeline:
             (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
             for f in evaluation.failures
         ]
-        host_state = dict(state.get(HOST_NS, {}))
         result = diff(plan, ticket, host_state.get("applied", {}), self.renderer, failure_lines)
         writes = result.writes
         marker = None
@@ -104,6 +104,7 @@ class Pipeline:
         for source, values in plan.state.items():
             new_state[source] = {**new_state.get(source, {}), **values}
         host_state["applied"] = result.applied
+        host_state["closed"] = ticket.closed
         new_state[HOST_NS] = host_state
         ids = [e.id for e in events]
         with self.engine.begin() as conn:
@@ -218,13 +219,22 @@ def _reflect(ticket: Ticket, writes: WriteSet) -> None:
     ]
 
 
-def _event_for(events: Sequence[InboxEvent], ref: TicketRef) -> TicketEvent:
+def _event_for(events: Sequence[InboxEvent], ref: TicketRef, *, was_closed: bool | None,
+               ticket: Ticket) -> TicketEvent:
+    """The event policies see. A closed <-> open change kesu observes between two reads is
+    reported as ``closed`` / ``reopened`` whatever the webhook said (helpdesks rarely say it)."""
     first = events[0]
     if first.kind == EventKind.timer_fired.value:
         return TicketEvent(kind=EventKind.timer_fired, ref=ref, delivery_id=first.delivery_id,
                            received_at=first.received_at, timer_key=first.payload.get("timer_key"),
                            timer_payload=first.payload.get("payload", {}), hint=first.payload)
     kinds = {e.kind for e in events}
+    if was_closed is True and not ticket.closed:
+        kinds.add(EventKind.reopened.value)
+    elif was_closed is False and ticket.closed:
+        kinds.add(EventKind.closed.value)
+    elif was_closed is True and ticket.closed:
+        kinds.discard(EventKind.closed.value)  # still closed: not a new closing
     kind = next((k for k in KIND_PRECEDENCE if k.value in kinds), EventKind.updated)
     last = events[-1]
     return TicketEvent(kind=kind, ref=ref, delivery_id=last.delivery_id, received_at=last.received_at,

@@ -223,3 +223,25 @@ def test_kesu_plan_applied_sees_every_plan(engine, setup):
     enqueue(engine)
     worker.drain()
     assert seen == [("zammad:1", "R-TIER-1.9.1-A", 3)]
+
+
+def test_closing_and_reopening_are_seen_between_two_reads(engine, setup):
+    kinds = []
+
+    class Recorder:
+        @hookimpl
+        def kesu_evaluate(self, event):
+            kinds.append(event.kind)
+
+    conn, _, worker = setup(Recorder())
+    enqueue(engine, delivery="a", kind="created")
+    worker.drain()
+    conn.tickets["1"].closed, conn.tickets["1"].state = True, "closed"
+    enqueue(engine, delivery="b", kind="updated")
+    worker.drain()
+    enqueue(engine, delivery="c", kind="updated")  # still closed: an ordinary update
+    worker.drain()
+    conn.tickets["1"].closed, conn.tickets["1"].state = False, "open"
+    enqueue(engine, delivery="d", kind="article_added")  # the customer wrote to a closed ticket
+    worker.drain()
+    assert kinds == [EventKind.created, EventKind.closed, EventKind.updated, EventKind.reopened]

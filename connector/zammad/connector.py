@@ -136,6 +136,10 @@ class _Lookup:
             )
 
 
+# Zammad's seeded states whose state type is closed/merged/removed (db/seeds/ticket_states.rb).
+CLOSED_STATES = frozenset({"closed", "merged", "removed"})
+
+
 class ZammadConnector(Connector):
     """Zammad via trigger webhooks (HMAC-SHA1 signed) and the REST API with a bot token.
 
@@ -324,6 +328,7 @@ class ZammadConnector(Connector):
         if priority_name and priority is None:
             log.debug("Zammad priority %r is not in priority_map; read as None", priority_name)
         tags = data.get("tags") or []
+        state = self._name(raw, "state", self._states)
         return Ticket(
             ref=TicketRef(helpdesk=self.name, id=str(raw.get("id", ticket_id))),
             number=_str_id(raw.get("number")),
@@ -333,7 +338,8 @@ class ZammadConnector(Connector):
             group=self._name(raw, "group", self._groups),
             owner=self._owner_login(raw.get("owner_id"), users),
             priority=priority,
-            state=self._name(raw, "state", self._states),
+            state=state,
+            closed=state in CLOSED_STATES,
             tags=[t for t in tags if isinstance(t, str)],
             fields={k: v for k, v in raw.items() if k not in BUILTIN_TICKET_KEYS},
             created_at=_parse_time(raw.get("created_at")),
