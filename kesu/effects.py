@@ -111,6 +111,19 @@ class LedgerEntry(BaseEffect):
     amount_min: float | None = None
     amount_max: float | None = None
     status: Literal["proposed", "confirmed"] = "proposed"
+    # Entries with the same key are written once ever (e.g. the yearly admonition: R-PEN-5.6.2-admon).
+    dedupe_key: str | None = None
+
+
+class RecordComplaint(BaseEffect):
+    """Update the ticket's complaint record (客户投诉记录表): the facts reports are built from.
+
+    Keys are the columns of ``kesu.store.tables.complaints`` (tier, cause, units, channel, valid,
+    ...); anything else goes to its ``extra`` JSON.
+    """
+
+    type: Literal["record_complaint"] = "record_complaint"
+    values: dict[str, Any]
 
 
 class SetState(BaseEffect):
@@ -134,6 +147,7 @@ Effect = Annotated[
         FollowUpTodo,
         Notify,
         LedgerEntry,
+        RecordComplaint,
         SetState,
     ],
     Field(discriminator="type"),

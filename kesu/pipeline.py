@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from connector.base import Connector, WriteSet
 from kesu import metrics
+from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
 from kesu.store.db import utcnow
@@ -67,6 +68,7 @@ class Pipeline:
         self.host = host
         self.renderer = renderer
         self.clock = clock
+        self.history = History(engine)
 
     def process(self, events: Sequence[InboxEvent]) -> Outcome:
         started = time.perf_counter()
@@ -87,7 +89,7 @@ class Pipeline:
         host_state = dict(state.get(HOST_NS, {}))
         event = _event_for(events, ref, was_closed=host_state.get("closed"), ticket=ticket)
         plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
-        evaluation = self.host.evaluate(event, ticket, plugin_states, now)
+        evaluation = self.host.evaluate(event, ticket, plugin_states, now, history=self.history)
         plan = merge(ref, evaluation.effects, self.host.precedence)
         failure_lines = [
             (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
@@ -118,9 +120,18 @@ class Pipeline:
             store.add_ledger(conn, (
                 {"created_at": now, "ticket_key": key, "rule_id": e.rule_id, "plugin": e.source,
                  "kind": e.kind, "subject": e.subject, "amount": e.amount, "amount_min": e.amount_min,
-                 "amount_max": e.amount_max, "status": e.status, "note": e.reason}
+                 "amount_max": e.amount_max, "status": e.status, "note": e.reason,
+                 "dedupe_key": e.dedupe_key}
                 for e in plan.ledger
             ))
+            if plan.record:
+                store.upsert_complaint(conn, key, _record_base(ticket), plan.record, now)
+                outcome = plan.record.get("followup_outcome")
+                if outcome:
+                    store.record_followup_outcome(conn, key=key, outcome=outcome, now=now)
+            for todo in writes.todos:
+                store.add_followup(conn, key=key, rule_id=todo.rule_id, resolved_at=now,
+                                   due_at=todo.due_at, now=now)
             outbox_id = None
             if marker is not None:
                 outbox_id = store.add_outbox(conn, key=key, event_id=first.id, marker=marker,
@@ -142,6 +153,9 @@ class Pipeline:
             metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
         for f in self.host.notify_applied(ticket, plan, calls):
             metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
+        if wrote and plan.notifications:
+            for f in self.host.notify(ticket, plan.notifications, now):
+                metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
         if event.kind is EventKind.timer_fired and "due_at" in first.payload:
             due = datetime.fromisoformat(first.payload["due_at"])
             metrics.TIMER_DELAY_SECONDS.observe(max(0.0, (self.clock() - due).total_seconds()))
@@ -203,6 +217,16 @@ class Pipeline:
             rows.append({"at": now, "ticket_key": key, "event_id": event_id, "kind": "write",
                          "plugin": None, "rule_id": None, "detail": writes.model_dump(mode="json")})
         return rows
+
+
+def _record_base(ticket: Ticket) -> dict[str, Any]:
+    """Columns of the complaint record the host fills from the ticket itself."""
+    return {
+        "number": ticket.number,
+        "title": ticket.title,
+        "customer": ticket.customer.id if ticket.customer else None,
+        "received_at": ticket.created_at,
+    }
 
 
 def _reflect(ticket: Ticket, writes: WriteSet) -> None:

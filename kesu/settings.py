@@ -50,6 +50,9 @@ class HelpdeskSettings(_Section):
         },
         description="kesu priority -> helpdesk priority name",
     )
+    reminder_state: str = Field(
+        "pending reminder", description="Zammad state used to show a follow-up to-do as a reminder"
+    )
     webhook_base_url: str = Field(
         "http://127.0.0.1:8080", description="How the helpdesk reaches kesu (for `zammad setup`)"
     )

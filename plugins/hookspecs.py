@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     import typer
 
     from connector.base import Connector
-    from kesu.effects import Effect
+    from kesu.effects import Effect, Notify
+    from kesu.facts import Facts
+    from kesu.history import History
     from kesu.models import Ticket, TicketEvent
     from plugins.plan import Plan
 
@@ -68,12 +70,31 @@ def kesu_register_connectors() -> Iterable[type[Connector]]:
 
 
 @hookspec
+def kesu_extract_facts(ticket: Ticket, config: BaseModel | None) -> Mapping[str, Any] | None:
+    """Read business facts (cause, loss amount, people, channel, flags ...) from a ticket.
+
+    Called before ``kesu_evaluate`` for each enabled plugin, each call isolated like
+    ``kesu_evaluate``. Facts nobody can establish stay ``None``: never guess.
+
+    Results: all collected and merged into one :class:`kesu.facts.Facts`; for each fact the
+    first plugin (in registration order) that gives a value wins; ``flags`` and ``evidence`` are
+    merged key by key the same way.
+
+    :param ticket: the ticket as just read from the helpdesk.
+    :param config: this plugin's validated configuration, or ``None``.
+    :returns: a mapping of :class:`kesu.facts.Facts` field names to values, or ``None``.
+    """
+
+
+@hookspec
 def kesu_evaluate(
     event: TicketEvent,
     ticket: Ticket,
     state: Mapping[str, Any],
     config: BaseModel | None,
     now: datetime,
+    facts: Facts,
+    history: History,
 ) -> Iterable[Effect] | None:
     """Decide what should happen to a ticket after an event.
 
@@ -90,6 +111,9 @@ def kesu_evaluate(
         returning :class:`kesu.effects.SetState`).
     :param config: this plugin's validated configuration, or ``None`` when it has none.
     :param now: the host's current time (timezone-aware UTC).
+    :param facts: the facts every ``kesu_extract_facts`` implementation found.
+    :param history: read-only views of kesu's records (past complaints of the customer, ledger
+        counts) for rules that look beyond one ticket.
     :returns: effects, or ``None`` for nothing to do.
     """
 
@@ -109,6 +133,22 @@ def kesu_plan_applied(ticket: Ticket, plan: Plan, calls: int) -> None:
     :param ticket: the ticket as read before the write.
     :param plan: the merged plan, with every effect and its source.
     :param calls: helpdesk calls the write took (0 when nothing changed).
+    """
+
+
+@hookspec
+def kesu_notify(ticket: Ticket, notification: Notify, now: datetime) -> None:
+    """Deliver a notification outside the helpdesk (SMS, mail, chat).
+
+    Called after the plan was written, once per :class:`kesu.effects.Notify` effect. The default
+    delivery needs no plugin: the notification is a line of the ticket's internal note, inside
+    the helpdesk where the recipients work. Exceptions are logged and counted, never retried.
+
+    Results: none (every implementation is called).
+
+    :param ticket: the ticket as read before the write.
+    :param notification: recipients, message and the rule that asks for it.
+    :param now: the host's current time.
     """
 
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 import kesu
 from connector.base import Connector
 from kesu.effects import BaseEffect, Effect, effect_adapter
+from kesu.facts import Facts, merge_facts
+from kesu.history import EmptyHistory, History
 from kesu.models import Ticket, TicketEvent
 from plugins import hookspecs
 
@@ -130,6 +132,7 @@ class PluginFailure:
 class Evaluation:
     effects: list[Effect] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    facts: Facts = field(default_factory=Facts)
 
 
 class PluginHost:
@@ -147,12 +150,36 @@ class PluginHost:
     ) -> None:
         self.pm = pm
         self.configs = _validate_configs(pm, policy_sections or {}, set(disabled))
+        # Registration order is precedence order for single-valued conflicts and facts.
+        self.precedence = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}
         self._impls = [
             (impl.plugin_name, impl.function, tuple(impl.argnames))
             for impl in reversed(pm.hook.kesu_evaluate.get_hookimpls())
         ]
-        # Registration order is precedence order for single-valued conflicts.
-        self.precedence = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}
+        # Facts merge "first plugin wins", so call them in registration order.
+        self._fact_impls = [
+            (impl.plugin_name, impl.function, tuple(impl.argnames))
+            for impl in sorted(pm.hook.kesu_extract_facts.get_hookimpls(),
+                               key=lambda i: self.precedence.get(i.plugin_name, 1 << 30))
+        ]
+
+    def extract_facts(self, ticket: Ticket) -> tuple[Facts, list[PluginFailure]]:
+        parts: list[Mapping[str, Any]] = []
+        failures: list[PluginFailure] = []
+        for name, function, argnames in self._fact_impls:
+            kwargs = {"ticket": ticket, "config": self.configs.get(name)}
+            try:
+                part = function(**{k: kwargs[k] for k in argnames})
+                if part:
+                    parts.append(part)
+            except Exception as exc:  # noqa: BLE001 -- isolation, recorded like evaluate's
+                log.exception("plugin %s failed in kesu_extract_facts", name)
+                failures.append(PluginFailure(name, "kesu_extract_facts", f"{type(exc).__name__}: {exc}"))
+        try:
+            return merge_facts(parts), failures
+        except ValidationError as exc:
+            failures.append(PluginFailure("facts", "kesu_extract_facts", f"invalid facts: {exc}"))
+            return Facts(), failures
 
     def evaluate(
         self,
@@ -160,8 +187,13 @@ class PluginHost:
         ticket: Ticket,
         states: Mapping[str, Mapping[str, Any]],
         now: datetime,
+        *,
+        history: History | None = None,
     ) -> Evaluation:
         result = Evaluation()
+        facts, result.failures = self.extract_facts(ticket)
+        result.facts = facts
+        history = history if history is not None else EmptyHistory()
         for name, function, argnames in self._impls:
             kwargs = {
                 "event": event,
@@ -169,6 +201,8 @@ class PluginHost:
                 "state": states.get(name, {}),
                 "config": self.configs.get(name),
                 "now": now,
+                "facts": facts,
+                "history": history,
             }
             try:
                 returned = function(**{k: kwargs[k] for k in argnames})
@@ -193,11 +227,25 @@ class PluginHost:
                 f"[helpdesk] kind: unknown connector {kind!r}; allowed: {', '.join(sorted(classes))}"
             ) from None
 
+    def notify(self, ticket: Ticket, notifications: Iterable[Any], now: datetime) -> list[PluginFailure]:
+        failures = []
+        impls = list(reversed(self.pm.hook.kesu_notify.get_hookimpls()))
+        for notification in notifications:
+            for impl in impls:
+                try:
+                    impl.function(**{k: v for k, v in {"ticket": ticket, "notification": notification,
+                                                         "now": now}.items() if k in impl.argnames})
+                except Exception as exc:  # noqa: BLE001 -- delivery outside the helpdesk is best effort
+                    log.exception("plugin %s failed in kesu_notify", impl.plugin_name)
+                    failures.append(PluginFailure(impl.plugin_name, "kesu_notify", repr(exc)))
+        return failures
+
     def notify_applied(self, ticket: Ticket, plan: Any, calls: int) -> list[PluginFailure]:
         failures = []
         for impl in reversed(self.pm.hook.kesu_plan_applied.get_hookimpls()):
+            kwargs = {"ticket": ticket, "plan": plan, "calls": calls}
             try:
-                impl.function(ticket=ticket, plan=plan, calls=calls)
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001 -- observers must not break writes
                 log.exception("plugin %s failed in kesu_plan_applied", impl.plugin_name)
                 failures.append(PluginFailure(impl.plugin_name, "kesu_plan_applied", repr(exc)))

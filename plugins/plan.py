@@ -8,6 +8,8 @@ Merging (documented in docs/architecture.md, "Merging effects"):
   ``plan.conflicts`` and shown in the note;
 * tags: union of additions and union of removals; a tag both added and removed is added;
 * note lines, to-dos, notifications, ledger entries: all kept, in evaluation order;
+* complaint record values: later values overwrite earlier ones, except ``escalations``
+  (appended) and ``deadlines`` / ``extra`` (merged key by key);
 * timers: keyed by (plugin, key); a later schedule of the same key moves it; cancel wins over a
   schedule of the same key in the same event.
 
@@ -38,6 +40,7 @@ from kesu.effects import (
     InternalNote,
     LedgerEntry,
     Notify,
+    RecordComplaint,
     RemoveTags,
     ScheduleTimer,
     SetField,
@@ -71,6 +74,7 @@ class Plan:
     notifications: list[Notify] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
 
 
@@ -118,6 +122,14 @@ def merge(ref: TicketRef, effects: list[Effect], precedence: Mapping[str, int]) 
             plan.ledger.append(e)
         elif isinstance(e, SetState):
             plan.state.setdefault(e.source, {}).update(e.values)
+        elif isinstance(e, RecordComplaint):
+            for k, v in e.values.items():
+                if k == "escalations":
+                    plan.record.setdefault(k, []).extend(v)
+                elif k in ("deadlines", "extra"):
+                    plan.record.setdefault(k, {}).update(v)
+                else:
+                    plan.record[k] = v
     for tag in list(plan.remove_tags):
         if tag in plan.add_tags:
             del plan.remove_tags[tag]

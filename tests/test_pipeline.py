@@ -245,3 +245,53 @@ def test_closing_and_reopening_are_seen_between_two_reads(engine, setup):
     enqueue(engine, delivery="d", kind="article_added")  # the customer wrote to a closed ticket
     worker.drain()
     assert kinds == [EventKind.created, EventKind.closed, EventKind.updated, EventKind.reopened]
+
+
+def test_facts_reach_policies_and_notifications_are_delivered_after_the_write(engine, setup):
+    from kesu.effects import Notify, RecordComplaint
+
+    seen, sent = [], []
+
+    class Amounts:
+        @hookimpl
+        def kesu_extract_facts(self, ticket):
+            return {"loss_amount": 42000.0, "flags": {"media": True}, "evidence": {"loss_amount": "test"}}
+
+    class Uses:
+        @hookimpl
+        def kesu_evaluate(self, facts, history):
+            seen.append((facts.loss_amount, facts.flag("media"), history.ledger_count("x", "R-PEN-5.6.2", 2026)))
+            return [Notify(rule_id="R-ROUTE-6.21", recipients=("agent1",), message="请处理"),
+                    RecordComplaint(rule_id="R-TIER-5.3.4", values={"tier": "major", "batch": "B1"})]
+
+    class Sms:
+        @hookimpl
+        def kesu_notify(self, ticket, notification):
+            sent.append((ticket.ref.key, notification.recipients, notification.rule_id))
+
+    conn, _, worker = setup(Amounts(), Uses(), Sms())
+    enqueue(engine)
+    worker.drain()
+    assert seen == [(42000.0, True, 0)]
+    assert sent == [("zammad:1", ("agent1",), "R-ROUTE-6.21")]
+    assert "通知 agent1：请处理 [R-ROUTE-6.21]" in conn.notes["1"][0][1]
+    record = store.get_complaint(engine, "zammad:1")
+    assert record["tier"] == "major" and record["extra"] == {"batch": "B1"} and record["number"] == "10001"
+
+
+def test_ledger_entries_with_one_dedupe_key_are_written_once(engine, setup):
+    from kesu.effects import LedgerEntry
+    from kesu.ledger import Ledger
+
+    class Admonish:
+        @hookimpl
+        def kesu_evaluate(self, ticket):
+            return [LedgerEntry(rule_id="R-PEN-5.6.2-admon", kind="admonition", subject="生产班组",
+                                status="confirmed", dedupe_key="R-PEN-5.6.2-admon:生产班组:2026")]
+
+    conn, _, worker = setup(Admonish())
+    enqueue(engine, "1", "a")
+    enqueue(engine, "2", "b")
+    worker.drain()
+    rows = [e for e in Ledger(engine).entries() if e.rule_id == "R-PEN-5.6.2-admon"]
+    assert len(rows) == 1 and rows[0].ticket_key == "zammad:1"

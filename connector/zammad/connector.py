@@ -427,10 +427,17 @@ class ZammadConnector(Connector):
         """One PUT for fields and the note, then one call per tag (Zammad has no batch)."""
         if ticket.ref.helpdesk != self.name:
             raise ValueError(f"ticket {ticket.ref} does not belong to helpdesk {self.name!r}")
-        if writes.todos:
-            log.debug("Zammad has no to-dos; ignoring %d for %s", len(writes.todos), ticket.ref)
         calls = 0
         fields: JSON = dict(writes.fields)
+        if writes.todos:
+            # A to-do in Zammad's own UI is a reminder: state "pending reminder" with pending_time
+            # (Zammad requires both together); the owner sees it under "My pending reached
+            # tickets" when it falls due. The earliest to-do sets the time.
+            todo = min(writes.todos, key=lambda t: t.due_at)
+            fields["state"] = self.settings.reminder_state
+            fields["pending_time"] = _iso_utc(todo.due_at)
+            if todo.assignee:
+                fields["owner"] = todo.assignee
         if writes.priority is not None:
             fields["priority"] = self._priority_names[writes.priority]
         if writes.group is not None:

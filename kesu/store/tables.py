@@ -8,6 +8,7 @@
 * ``audit_log`` -- every decision, write, conflict and plugin failure, with its rule ID.
 * ``ledger`` -- append-only penalties/rewards (R-PEN/R-REW); corrections are reversing rows.
 * ``followups`` -- follow-up calls (回访, R-CB-6.36) and their outcomes.
+* ``complaints`` -- the complaint record (客户投诉记录表) per ticket: the facts reports use.
 * ``cursors`` -- catch-up poll positions.
 """
 
@@ -144,6 +145,7 @@ ledger = Table(
     Column("decided_by", String(200)),
     Column("refers_to", Id, ForeignKey("ledger.id")),  # decision or reversal of an earlier row
     Column("note", Text),
+    Column("dedupe_key", String(200), unique=True),  # written once ever (R-PEN-5.6.2-admon)
 )
 Index("ix_ledger_subject", ledger.c.subject, ledger.c.created_at)
 
@@ -162,6 +164,33 @@ followups = Table(
     Column("done_at", DateTime(timezone=True)),
 )
 Index("ix_followups_due", followups.c.status, followups.c.due_at)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("ticket_key", String(140), primary_key=True),
+    Column("number", String(64)),
+    Column("title", Text),
+    Column("customer", String(200)),  # helpdesk customer id
+    Column("received_at", DateTime(timezone=True)),
+    Column("scheme", String(16)),
+    Column("tier", String(16)),
+    Column("cause", String(64)),
+    Column("category", String(64)),
+    Column("channel", String(16)),
+    Column("units", JSON),
+    Column("valid", Integer),  # 1 valid, 0 invalid (confirmed), NULL undecided
+    Column("invalid_proposed", Integer),
+    Column("special", Integer),
+    Column("escalations", JSON),  # [{"rule_id", "reason", "at"}]
+    Column("deadlines", JSON),  # {"R-SLA-...": {"due": iso, "met_at": iso | None}}
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("followup_outcome", String(16)),
+    Column("extra", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_complaints_customer", complaints.c.customer, complaints.c.received_at)
+Index("ix_complaints_received", complaints.c.received_at)
 
 cursors = Table(
     "cursors",

@@ -15,7 +15,17 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kesu.store.db import as_utc, is_sqlite
-from kesu.store.tables import audit_log, cursors, inbox, ledger, outbox, ticket_state, timers
+from kesu.store.tables import (
+    audit_log,
+    complaints,
+    cursors,
+    followups,
+    inbox,
+    ledger,
+    outbox,
+    ticket_state,
+    timers,
+)
 
 
 def _dialect_insert(conn: Connection, table: Any) -> Any:
@@ -167,10 +177,88 @@ def audit_for(engine: Engine, key: str) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def add_ledger(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    rows = list(rows)
-    if rows:
-        conn.execute(insert(ledger), rows)
+def add_ledger(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
+    """Append entries; an entry whose ``dedupe_key`` exists already is skipped. Returns added."""
+    added = 0
+    stmt = _dialect_insert(conn, ledger).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for row in rows:
+        added += conn.execute(stmt, {"dedupe_key": None, **row}).rowcount
+    return added
+
+
+# -- complaint records -------------------------------------------------------------------------
+
+RECORD_COLUMNS = {c.name for c in complaints.c} - {"ticket_key", "updated_at"}
+
+
+def upsert_complaint(conn: Connection, key: str, base: dict[str, Any], record: dict[str, Any],
+                     now: datetime) -> None:
+    """Merge ``record`` into the ticket's complaint row (see plugins.plan for merge rules)."""
+    row = conn.execute(select(complaints).where(complaints.c.ticket_key == key)).mappings().first()
+    current: dict[str, Any] = dict(row) if row else {}
+    values: dict[str, Any] = {**base}
+    extra = dict(current.get("extra") or {})
+    for k, v in record.items():
+        if k == "escalations":
+            values[k] = list(current.get("escalations") or []) + list(v)
+        elif k == "deadlines":
+            values[k] = {**(current.get("deadlines") or {}), **v}
+        elif k == "extra":
+            extra.update(v)
+        elif k in RECORD_COLUMNS:
+            values[k] = v
+        else:
+            extra[k] = v
+    values["extra"] = extra
+    values["updated_at"] = now
+    if row is None:
+        conn.execute(insert(complaints), {"ticket_key": key, **values})
+    else:
+        conn.execute(update(complaints).where(complaints.c.ticket_key == key).values(**values))
+
+
+def get_complaint(engine: Engine, key: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(complaints).where(complaints.c.ticket_key == key)).mappings().first()
+        return dict(row) if row else None
+
+
+# -- follow-ups --------------------------------------------------------------------------------
+
+
+def add_followup(conn: Connection, *, key: str, rule_id: str, resolved_at: datetime, due_at: datetime,
+                 now: datetime) -> None:
+    """One open follow-up per ticket: a new resolution replaces the due date of an open one."""
+    open_row = conn.execute(select(followups.c.id).where(followups.c.ticket_key == key,
+                                                         followups.c.status == "due")).first()
+    if open_row is not None:
+        conn.execute(update(followups).where(followups.c.id == open_row.id)
+                     .values(due_at=due_at, resolved_at=resolved_at, rule_id=rule_id))
+        return
+    conn.execute(insert(followups), {"ticket_key": key, "rule_id": rule_id, "resolved_at": resolved_at,
+                                     "due_at": due_at, "status": "due", "attempts": 0, "created_at": now})
+
+
+def record_followup_outcome(conn: Connection, *, key: str, outcome: str, now: datetime) -> None:
+    """Satisfied/dissatisfied close the open follow-up; unreachable counts a try and keeps it open."""
+    row = conn.execute(select(followups.c.id).where(followups.c.ticket_key == key, followups.c.status == "due")
+                       .order_by(followups.c.id.desc())).first()
+    if row is None:
+        return
+    if outcome == "unreachable":
+        conn.execute(update(followups).where(followups.c.id == row.id)
+                     .values(attempts=followups.c.attempts + 1, outcome=outcome))
+    else:
+        conn.execute(update(followups).where(followups.c.id == row.id)
+                     .values(status="done", outcome=outcome, done_at=now, attempts=followups.c.attempts + 1))
+
+
+def list_followups(engine: Engine, status: str | None = None) -> list[dict[str, Any]]:
+    q = select(followups).order_by(followups.c.due_at)
+    if status:
+        q = q.where(followups.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
 
 
 # -- cursors -----------------------------------------------------------------------------------

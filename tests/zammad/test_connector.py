@@ -474,9 +474,19 @@ def test_apply_note_only_is_one_put(make_connector):
 def test_empty_write_set_makes_no_call(make_connector):
     connector = make_connector()
     assert connector.apply(ticket_ref_only(connector), WriteSet()).calls == 0
-    todo = Todo(key="cb", summary="Call back", due_at=datetime.now(timezone.utc), rule_id="R-CB-1")
-    assert connector.apply(ticket_ref_only(connector), WriteSet(todos=[todo])).calls == 0
     assert len(responses.calls) == 0
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_todo_becomes_a_pending_reminder_in_the_same_put(make_connector):
+    connector = make_connector()
+    due = datetime(2026, 3, 4, 2, 0, tzinfo=timezone.utc)
+    responses.put(f"{API}/tickets/3", json={"id": 3}, match=[matchers.json_params_matcher({
+        "state": "pending reminder", "pending_time": "2026-03-04T02:00:00Z", "owner": "agent1@example.com",
+        "article": {"body": "n", "type": "note", "internal": True, "content_type": "text/plain"}})])
+    todos = [Todo(key="cb", summary="回访", due_at=due, assignee="agent1@example.com", rule_id="R-CB-6.36"),
+             Todo(key="later", summary="x", due_at=due.replace(day=5), rule_id="R-CB-6.36")]
+    assert connector.apply(ticket_ref_only(connector), WriteSet(note="n", todos=todos)).calls == 1
 
 
 def test_apply_refuses_other_helpdesks_tickets(make_connector):

@@ -1,0 +1,74 @@
+"""Business facts about a complaint, as the policies need them.
+
+Facts come from ``kesu_extract_facts`` implementations (the built-in ``facts`` plugin reads
+configurable ticket fields and tags first, then keyword rules over title and body). Unknown facts
+stay ``None``; a plugin that needs one says so in the note (``missing``) instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FLAG_NAMES = (
+    "media",  # media involved or likely exposure (R-TIER-5.3.4 3.4.1)
+    "lawsuit",  # customer about to sue (3.4.2)
+    "regulator",  # lodged with a regulator / consumer association (3.4.3, R-SPECIAL-1.11)
+    "government",  # feedback from government / supervision / FDA / health authority (R-SPECIAL-1.11)
+    "injury",  # personal injury happened or possible (3.4.4)
+    "serious_injury",  # serious health harm (R-COMP-1.9.2-A)
+    "extortion",  # suspected malicious extortion (R-SPECIAL-1.11)
+    "attitude",  # about a handler's attitude, language or behaviour (R-ESC-6.32, R-PEN-5.6.3)
+    "timeliness",  # about slow handling (R-PEN-5.6.3)
+    "praise",  # the customer praises the handler (R-REW-6.43)
+    "leader",  # about company leaders or cadres (R-TIER-6.13-major)
+    "time_critical",  # time-critical (R-ROUTE-5.5.1)
+    "ongoing_loss",  # ongoing serious loss: emergency measures first (R-EMERG-6.28)
+    "large_scale",  # raised by > 50 % of customers (R-TIER-6.13-major)
+    "discipline",  # discipline / letters complaint (R-ROUTE-5.4)
+    "beyond_commitment",  # beyond the company's service commitment (R-INVALID-6.14)
+    "unverifiable",  # target or content unclear, cannot be verified (R-INVALID-6.14)
+    "contradicts_facts",  # seriously contradicts the facts (R-INVALID-6.14)
+    "unlawful_demand",  # not consistent with laws and regulations (R-INVALID-6.14)
+    "concealed",  # concealed, falsified or misreported (R-PEN-6.39)
+    "threatened_customer",  # threatening, bribing or retaliating (R-PEN-6.42)
+    "saved_loss",  # timely handling saved reputation or major loss (R-REW-6.44)
+    "repeat",  # the customer says this is a repeat complaint on the same matter (R-ESC-6.30)
+)
+
+
+class Facts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str | None = None  # a key of the routing table, e.g. "mould", "channel_rain"
+    category: str | None = None  # business / discipline (insurer), product / service ...
+    channel: Literal["consumer", "channel"] | None = None
+    loss_amount: float | None = None  # yuan
+    people: int | None = None
+    batch: str | None = None  # 批号
+    has_contact: bool | None = None  # customer contact present (R-VALID-1.4.1)
+    names_target: bool | None = None  # names a department / product (R-VALID-1.4.1)
+    followup_outcome: Literal["satisfied", "dissatisfied", "unreachable"] | None = None
+    flags: dict[str, bool] = Field(default_factory=dict)
+    evidence: dict[str, str] = Field(default_factory=dict)  # fact -> where it came from
+
+    def flag(self, name: str) -> bool:
+        return bool(self.flags.get(name))
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        return [n for n in names if getattr(self, n, None) is None]
+
+
+def merge_facts(parts: Iterable[Mapping[str, Any]]) -> Facts:
+    """First value wins per fact (plugins in registration order); flags and evidence are unioned."""
+    merged: dict[str, Any] = {"flags": {}, "evidence": {}}
+    for part in parts:
+        for key, value in part.items():
+            if key in ("flags", "evidence"):
+                for k, v in (value or {}).items():
+                    merged[key].setdefault(k, v)
+            elif value is not None and key not in merged:
+                merged[key] = value
+    return Facts.model_validate(merged)

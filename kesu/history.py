@@ -1,0 +1,73 @@
+"""Read-only views of kesu's records that policies may consult (passed as ``history``).
+
+Policies stay free of I/O of their own: the host hands them this object, and every query here is
+a read of kesu's own store (never the helpdesk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from kesu.store.db import as_utc
+from kesu.store.tables import complaints, ledger
+
+
+@dataclass(frozen=True)
+class PastComplaint:
+    ticket_key: str
+    received_at: datetime | None
+    tier: str | None
+    cause: str | None
+    units: list[str]
+    resolved_at: datetime | None
+    batch: str | None
+
+
+class History:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def complaints_of(self, customer: str, *, since: datetime, exclude: str | None = None) -> list[PastComplaint]:
+        """The customer's complaints received since ``since`` (oldest first)."""
+        q = (select(complaints).where(complaints.c.customer == customer, complaints.c.received_at >= since)
+             .order_by(complaints.c.received_at))
+        if exclude:
+            q = q.where(complaints.c.ticket_key != exclude)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            PastComplaint(r["ticket_key"], as_utc(r["received_at"]), r["tier"], r["cause"], list(r["units"] or []),
+                          as_utc(r["resolved_at"]), (r["extra"] or {}).get("batch"))
+            for r in rows
+        ]
+
+    def ledger_count(self, subject: str, rule_id: str, year: int) -> int:
+        """Entries of ``rule_id`` against ``subject`` created in calendar ``year`` (UTC)."""
+        start = datetime(year, 1, 1, tzinfo=timezone.utc)
+        end = datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+        q = select(func.count()).select_from(ledger).where(
+            ledger.c.subject == subject, ledger.c.rule_id == rule_id,
+            ledger.c.created_at >= start, ledger.c.created_at < end,
+            ledger.c.status.in_(("proposed", "confirmed")),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+
+class EmptyHistory(History):
+    """For evaluating without a store (benchmarks, dry runs)."""
+
+    def __init__(self) -> None:  # noqa: D107 -- no engine
+        pass
+
+    def complaints_of(self, customer: str, *, since: datetime, exclude: str | None = None) -> list[PastComplaint]:
+        return []
+
+    def ledger_count(self, subject: str, rule_id: str, year: int) -> int:
+        return 0
+
+
