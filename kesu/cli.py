@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kesu.settings import Settings, find_config, load_settings
@@ -35,7 +36,7 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
     except Exception as exc:  # noqa: BLE001 -- show the reason, not a traceback
-        console.print(f"[red]configuration error:[/red] {exc}")
+        _config_error(exc)
         raise typer.Exit(2) from None
 
 
@@ -45,9 +46,14 @@ def _services(settings: Settings) -> Any:
 
     try:
         return Services.build(settings)
-    except PluginConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+    except (PluginConfigError, ValueError) as exc:  # plugin sections, connector options
+        _config_error(exc)
         raise typer.Exit(2) from None
+
+
+def _config_error(exc: BaseException) -> None:
+    # Messages name TOML sections like [policies.severity]: print them literally, not as markup.
+    console.print("[red]configuration error:[/red] " + escape(str(exc)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -310,6 +316,47 @@ def zammad_setup(
         console.print("[red][helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)[/red]")
         raise typer.Exit(2)
     console.print(provision(settings))
+
+
+# ------------------------------------------------------------------------------------------------
+# init
+
+
+@app.command()
+def init(
+    profile: Annotated[str, typer.Option(help="food, insurance, realestate, retail or utility")] = "food",
+    path: Annotated[Path, typer.Option("--path", help="File to write")] = Path("kesu.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a commented kesu.toml with an industry profile's rules (tiers, routing, deadlines ...)."""
+    from policies import profiles
+
+    if profile not in profiles.PROFILES:
+        console.print(f"[red]unknown profile {escape(profile)!r}[/red]; allowed: {', '.join(profiles.PROFILES)}")
+        raise typer.Exit(2)
+    if path.exists() and not force:
+        console.print(f"[red]{path} exists[/red]; use --force to overwrite")
+        raise typer.Exit(2)
+    header = "\n".join([
+        f"# kesu configuration -- profile {profile!r}, written by `kesu init`.",
+        "# Every [policies.*] value below is the profile's default; change what your regulation says.",
+        "# Secrets: set KESU_HELPDESK__TOKEN and KESU_HELPDESK__WEBHOOK_SECRET in the environment.",
+        "",
+        f'profile = "{profile}"   # fills any [policies.*] key you delete below',
+        "",
+        "[helpdesk]",
+        'kind = "zammad"',
+        'url = "https://zammad.example.com"',
+        'bot_login = "kesu-bot@example.com"',
+        'webhook_base_url = "https://kesu.example.com"   # how Zammad reaches kesu',
+        "",
+        "[store]",
+        'url = "sqlite:///kesu.db"',
+        "",
+        "",
+    ])
+    path.write_text(header + profiles.text(profile), encoding="utf-8")
+    console.print(f"wrote {path} (profile {profile})")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ class Priority(enum.IntEnum):
     high = 3
     urgent = 4
 
+    @classmethod
+    def _missing_(cls, value: object) -> Priority | None:
+        # Configuration names priorities ("urgent"); accept names wherever a Priority is parsed.
+        if isinstance(value, str) and value.strip().lower() in cls.__members__:
+            return cls[value.strip().lower()]
+        return None
+
 
 class TicketRef(BaseModel):
     """Identifies one ticket in one helpdesk: ``zammad:123``."""

@@ -86,10 +86,11 @@ class Pipeline:
         now = self.clock()
         with self.engine.connect() as conn:
             state, version = store.load_state(conn, key)
+            record = {**_record_base(ticket), **store.load_complaint(conn, key)}
         host_state = dict(state.get(HOST_NS, {}))
         event = _event_for(events, ref, was_closed=host_state.get("closed"), ticket=ticket)
         plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
-        evaluation = self.host.evaluate(event, ticket, plugin_states, now, history=self.history)
+        evaluation = self.host.evaluate(event, ticket, plugin_states, now, history=self.history, record=record)
         plan = merge(ref, evaluation.effects, self.host.precedence)
         failure_lines = [
             (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
@@ -125,7 +126,7 @@ class Pipeline:
                 for e in plan.ledger
             ))
             if plan.record:
-                store.upsert_complaint(conn, key, _record_base(ticket), plan.record, now)
+                store.save_complaint(conn, key, {**evaluation.record, **_record_base(ticket)}, now)
                 outcome = plan.record.get("followup_outcome")
                 if outcome:
                     store.record_followup_outcome(conn, key=key, outcome=outcome, now=now)

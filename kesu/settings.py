@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
+    profile: str = Field(
+        "food", description="Industry profile whose values fill unset [policies.*] keys "
+        "(food, insurance, realestate, retail, utility)"
+    )
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     config_path: str | None = Field(None, exclude=True)

@@ -45,6 +45,9 @@ def poll_once(services: Any, *, since: datetime | None = None,
         kept = store.get_cursor(engine, cursor_name(name))
         since = datetime.fromisoformat(kept) if kept else utcnow() - DEFAULT_LOOKBACK
     bot = getattr(connector, "bot_user_id", None)
+    prepare = getattr(connector, "prepare", None)
+    if bot is None and prepare is not None:
+        bot = prepare()  # learn kesu's own user id, so its own changes are not queued
     newest = since
     seen = queued = own = 0
     batch: list[NewEvent] = []

@@ -95,11 +95,12 @@ def kesu_evaluate(
     now: datetime,
     facts: Facts,
     history: History,
+    record: Mapping[str, Any],
 ) -> Iterable[Effect] | None:
     """Decide what should happen to a ticket after an event.
 
-    Called once per event for each enabled plugin, each call isolated: an exception in one plugin
-    is recorded (audit log, ``kesu_plugin_errors_total``) and the others still run. Policies must
+    Called once per event for each enabled plugin, in registration order, each call isolated: an
+    exception in one plugin is recorded (audit log, ``kesu_plugin_errors_total``) and the others still run. Policies must
     be pure: read nothing but the arguments and never the clock.
 
     Results: all collected; each effect is stamped with the plugin's name as ``source`` and the
@@ -114,6 +115,10 @@ def kesu_evaluate(
     :param facts: the facts every ``kesu_extract_facts`` implementation found.
     :param history: read-only views of kesu's records (past complaints of the customer, ledger
         counts) for rules that look beyond one ticket.
+    :param record: the ticket's complaint record (tier, cause, units, deadlines, escalations ...)
+        including the changes made in this event by plugins registered before this one (plugins
+        are called in registration order); change it by returning
+        :class:`kesu.effects.RecordComplaint`.
     :returns: effects, or ``None`` for nothing to do.
     """
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
+from types import MappingProxyType
 from typing import Any
 
 import pluggy
@@ -19,13 +20,17 @@ from pydantic import BaseModel, ValidationError
 
 import kesu
 from connector.base import Connector
-from kesu.effects import BaseEffect, Effect, effect_adapter
+from kesu.effects import BaseEffect, Effect, RecordComplaint, effect_adapter
 from kesu.facts import Facts, merge_facts
 from kesu.history import EmptyHistory, History
 from kesu.models import Ticket, TicketEvent
 from plugins import hookspecs
+from plugins.plan import merge_record
+from policies import profiles
+from policies.profiles import DEFAULT_PROFILE
 
 log = logging.getLogger(__name__)
+
 
 #: Built-in plugins, in the order they are registered (which is also the precedence order used
 #: when two plugins set the same single-valued field, see plugins.plan).
@@ -133,6 +138,7 @@ class Evaluation:
     effects: list[Effect] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
+    record: dict[str, Any] = field(default_factory=dict)  # the complaint record after this event
 
 
 class PluginHost:
@@ -147,20 +153,24 @@ class PluginHost:
         pm: pluggy.PluginManager,
         policy_sections: Mapping[str, Mapping[str, Any]] | None = None,
         disabled: Iterable[str] = (),
+        profile: str = DEFAULT_PROFILE,
     ) -> None:
         self.pm = pm
-        self.configs = _validate_configs(pm, policy_sections or {}, set(disabled))
+        self.profile = profile
+        self.configs = _validate_configs(pm, policy_sections or {}, set(disabled), profile)
         # Registration order is precedence order for single-valued conflicts and facts.
         self.precedence = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}
+        # kesu calls policies in registration order (not pluggy's LIFO): classification
+        # (severity, routing) runs before its consequences (deadlines, penalties ...), which see
+        # the complaint record as updated by the plugins before them.
+        order = lambda i: self.precedence.get(i.plugin_name, 1 << 30)  # noqa: E731
         self._impls = [
             (impl.plugin_name, impl.function, tuple(impl.argnames))
-            for impl in reversed(pm.hook.kesu_evaluate.get_hookimpls())
+            for impl in sorted(pm.hook.kesu_evaluate.get_hookimpls(), key=order)
         ]
-        # Facts merge "first plugin wins", so call them in registration order.
         self._fact_impls = [
             (impl.plugin_name, impl.function, tuple(impl.argnames))
-            for impl in sorted(pm.hook.kesu_extract_facts.get_hookimpls(),
-                               key=lambda i: self.precedence.get(i.plugin_name, 1 << 30))
+            for impl in sorted(pm.hook.kesu_extract_facts.get_hookimpls(), key=order)
         ]
 
     def extract_facts(self, ticket: Ticket) -> tuple[Facts, list[PluginFailure]]:
@@ -189,11 +199,13 @@ class PluginHost:
         now: datetime,
         *,
         history: History | None = None,
+        record: Mapping[str, Any] | None = None,
     ) -> Evaluation:
         result = Evaluation()
         facts, result.failures = self.extract_facts(ticket)
         result.facts = facts
         history = history if history is not None else EmptyHistory()
+        working = dict(record or {})
         for name, function, argnames in self._impls:
             kwargs = {
                 "event": event,
@@ -203,14 +215,20 @@ class PluginHost:
                 "now": now,
                 "facts": facts,
                 "history": history,
+                "record": MappingProxyType(working),
             }
             try:
                 returned = function(**{k: kwargs[k] for k in argnames})
-                for effect in returned or ():
-                    result.effects.append(_stamp(effect, name))
+                stamped = [_stamp(effect, name) for effect in returned or ()]
             except Exception as exc:  # noqa: BLE001 -- isolation is the point; it is recorded
                 log.exception("plugin %s failed in kesu_evaluate", name)
                 result.failures.append(PluginFailure(name, "kesu_evaluate", f"{type(exc).__name__}: {exc}"))
+                continue
+            result.effects.extend(stamped)
+            for effect in stamped:
+                if isinstance(effect, RecordComplaint):
+                    merge_record(working, effect.values)
+        result.record = working
         return result
 
     def connector_class(self, kind: str) -> type[Connector]:
@@ -263,7 +281,12 @@ def _validate_configs(
     pm: pluggy.PluginManager,
     sections: Mapping[str, Mapping[str, Any]],
     disabled: set[str],
+    profile: str,
 ) -> dict[str, BaseModel]:
+    try:
+        defaults = profiles.load(profile)
+    except profiles.UnknownProfile as exc:
+        raise PluginConfigError(f"[policies] profile: {exc}") from None
     models: dict[str, type[BaseModel]] = {}
     for impl in pm.hook.kesu_policy_config.get_hookimpls():
         model = impl.function()
@@ -280,10 +303,22 @@ def _validate_configs(
     configs: dict[str, BaseModel] = {}
     for name, model in models.items():
         try:
-            configs[name] = model.model_validate(dict(sections.get(name, {})))
+            data = _deep_merge(defaults.get(name, {}), sections.get(name, {}))
+            configs[name] = model.model_validate(data)
         except ValidationError as exc:
             raise PluginConfigError(_explain(name, exc)) from None
     return configs
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile's section with the deployment's keys on top (tables merge, values replace)."""
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def _explain(plugin: str, exc: ValidationError) -> str:

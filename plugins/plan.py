@@ -74,7 +74,7 @@ class Plan:
     notifications: list[Notify] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
-    record: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # this event's record changes only
     conflicts: list[Conflict] = field(default_factory=list)
 
 
@@ -123,19 +123,25 @@ def merge(ref: TicketRef, effects: list[Effect], precedence: Mapping[str, int]) 
         elif isinstance(e, SetState):
             plan.state.setdefault(e.source, {}).update(e.values)
         elif isinstance(e, RecordComplaint):
-            for k, v in e.values.items():
-                if k == "escalations":
-                    plan.record.setdefault(k, []).extend(v)
-                elif k in ("deadlines", "extra"):
-                    plan.record.setdefault(k, {}).update(v)
-                else:
-                    plan.record[k] = v
+            merge_record(plan.record, e.values)
     for tag in list(plan.remove_tags):
         if tag in plan.add_tags:
             del plan.remove_tags[tag]
     for key in plan.cancels:
         plan.timers.pop(key, None)
     return plan
+
+
+def merge_record(record: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """Merge complaint-record values: ``escalations`` append, ``deadlines`` and ``extra`` merge
+    key by key, everything else is replaced."""
+    for k, v in values.items():
+        if k == "escalations":
+            record[k] = list(record.get(k) or []) + list(v)
+        elif k in ("deadlines", "extra"):
+            record[k] = {**(record.get(k) or {}), **v}
+        else:
+            record[k] = v
 
 
 def _value(e: Effect) -> Any:

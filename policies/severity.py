@@ -25,38 +25,9 @@ class TierSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keywords: list[str]
-    priority: Priority
+    priority: Priority  # by name: low, normal, high, urgent
     tag: str
     label: str  # shown in notes
-
-
-def _default_tiers() -> dict[str, TierSpec]:
-    # Defaults from POLICY_SPEC.md §2 scheme `food` (seed 篇1 §9.1); all configurable.
-    return {
-        "A": TierSpec(
-            keywords=["发酵", "发霉", "霉变", "长毛", "变质", "发酸", "变酸", "异物", "杂质", "虫",
-                      "头发", "发红", "颜色异常", "焦糊", "油蛤", "哈喇", "多人", "同一批次",
-                      "整批", "批量", "不符合国家标准", "设备零件"],
-            priority=Priority.urgent,
-            tag="客诉-A类",
-            label="A类（重大）",
-        ),
-        "B": TierSpec(
-            keywords=["空袋", "少包", "漏装", "表面较脏", "残缺", "无生产日期", "没有生产日期",
-                      "错位", "漏出", "封口不严", "假封", "开口", "黑点"],
-            priority=Priority.high,
-            tag="客诉-B类",
-            label="B类（一般）",
-        ),
-        "C": TierSpec(
-            keywords=["包装破损", "破损", "重量轻", "分量不足", "破碎", "出水", "走刀", "坍角",
-                      "色差", "褶皱", "皱袋", "未封口", "撕裂", "日期错误", "日期打印错误",
-                      "漏打日期"],
-            priority=Priority.normal,
-            tag="客诉-C类",
-            label="C类（一般）",
-        ),
-    }
 
 
 class SeverityConfig(BaseModel):
@@ -64,11 +35,10 @@ class SeverityConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scheme: Literal["food"] = Field("food", description="Tier scheme (more in the policies issue)")
-    category_field: str = Field(
-        "complaint_tier", description="Ticket field holding A/B/C when an agent has classified it"
-    )
-    tiers: dict[Literal["A", "B", "C"], TierSpec] = Field(default_factory=_default_tiers)
+    # No defaults here: the profile (policies/profiles/<profile>/*severity.toml) supplies them.
+    scheme: Literal["food"] = Field(description="Tier scheme")
+    category_field: str = Field(description="Ticket field holding A/B/C when an agent has classified it")
+    tiers: dict[Literal["A", "B", "C"], TierSpec]
 
 
 def classify(ticket: Ticket, config: SeverityConfig) -> tuple[str | None, str | None]:

@@ -87,7 +87,7 @@ def test_broken_plugin_does_not_stop_others_and_is_recorded(pm, make_ticket):
     result = host.evaluate(event(ticket), ticket, {}, NOW)
     assert [f.plugin for f in result.failures] == ["broken"]
     assert "boom" in result.failures[0].error
-    tagger = [e for e in result.effects if e.type == "add_tags"]
+    tagger = [e for e in result.effects if e.type == "add_tags" and e.rule_id == "R-ESC-6.32"]
     assert tagger and tagger[0].source == "tagger"
     assert any(e.source == "severity" for e in result.effects)
 

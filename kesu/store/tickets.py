@@ -191,30 +191,38 @@ def add_ledger(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
 RECORD_COLUMNS = {c.name for c in complaints.c} - {"ticket_key", "updated_at"}
 
 
-def upsert_complaint(conn: Connection, key: str, base: dict[str, Any], record: dict[str, Any],
-                     now: datetime) -> None:
-    """Merge ``record`` into the ticket's complaint row (see plugins.plan for merge rules)."""
+def load_complaint(conn: Connection, key: str) -> dict[str, Any]:
+    """The ticket's complaint record as policies see it: columns, with ``extra`` keys flattened."""
     row = conn.execute(select(complaints).where(complaints.c.ticket_key == key)).mappings().first()
-    current: dict[str, Any] = dict(row) if row else {}
-    values: dict[str, Any] = {**base}
-    extra = dict(current.get("extra") or {})
+    if row is None:
+        return {}
+    record = {k: v for k, v in row.items() if k not in ("ticket_key", "updated_at", "extra") and v is not None}
+    return {**(row["extra"] or {}), **record}
+
+
+def save_complaint(conn: Connection, key: str, record: dict[str, Any], now: datetime) -> None:
+    """Write the whole record: known keys to their columns, the rest to ``extra``."""
+    values: dict[str, Any] = {c: None for c in RECORD_COLUMNS}
+    extra: dict[str, Any] = {}
     for k, v in record.items():
-        if k == "escalations":
-            values[k] = list(current.get("escalations") or []) + list(v)
-        elif k == "deadlines":
-            values[k] = {**(current.get("deadlines") or {}), **v}
-        elif k == "extra":
-            extra.update(v)
-        elif k in RECORD_COLUMNS:
+        if k in RECORD_COLUMNS and k != "extra":
             values[k] = v
-        else:
-            extra[k] = v
+        elif k != "extra":
+            extra[k] = _jsonable(v)
     values["extra"] = extra
     values["updated_at"] = now
-    if row is None:
+    for k in ("received_at", "resolved_at"):
+        if isinstance(values.get(k), str):
+            values[k] = datetime.fromisoformat(values[k])
+    exists = conn.execute(select(complaints.c.ticket_key).where(complaints.c.ticket_key == key)).first()
+    if exists is None:
         conn.execute(insert(complaints), {"ticket_key": key, **values})
     else:
         conn.execute(update(complaints).where(complaints.c.ticket_key == key).values(**values))
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def get_complaint(engine: Engine, key: str) -> dict[str, Any] | None:

@@ -1,0 +1,55 @@
+"""Industry profiles: the regulations' numbers and tables as data, never as code.
+
+A profile is a folder of TOML files, one per plugin, each holding that plugin's complete
+``[policies.<plugin>]`` section with comments (so ``kesu init --profile X`` can write them out
+as they are). ``[policies] profile`` in kesu.toml (default ``food``) names the profile whose
+values fill every key a deployment does not set itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+PROFILES = ("food", "insurance", "realestate", "retail", "utility")
+DEFAULT_PROFILE = "food"
+
+
+class UnknownProfile(ValueError):
+    pass
+
+
+def _folder(profile: str) -> Any:
+    if profile not in PROFILES:
+        raise UnknownProfile(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    return resources.files("policies.profiles") / profile
+
+
+@lru_cache(maxsize=None)
+def load(profile: str) -> dict[str, dict[str, Any]]:
+    """``{plugin: section}`` of a profile."""
+    sections: dict[str, dict[str, Any]] = {}
+    folder = _folder(profile)
+    if not folder.is_dir():
+        return sections
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".toml"):
+            data = tomllib.loads(item.read_text(encoding="utf-8"))
+            sections.update(data.get("policies", {}))
+    return sections
+
+
+def section(profile: str, plugin: str) -> dict[str, Any]:
+    return dict(load(profile).get(plugin, {}))
+
+
+def text(profile: str) -> str:
+    """The profile as one commented TOML document (for ``kesu init``)."""
+    folder = _folder(profile)
+    if not folder.is_dir():
+        return ""
+    parts = [item.read_text(encoding="utf-8").rstrip() + "\n"
+             for item in sorted(folder.iterdir(), key=lambda p: p.name) if item.name.endswith(".toml")]
+    return "\n".join(parts)
