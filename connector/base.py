@@ -90,10 +90,14 @@ class Connector(abc.ABC):
     identifier: ClassVar[str]
 
     @abc.abstractmethod
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> WebhookHint:
         """Verify and parse one webhook request; raise ``WebhookRejected`` when it is not valid.
 
-        ``headers`` keys are lower-case. Must be fast and must not call the helpdesk.
+        ``headers`` keys are lower-case; ``query`` holds the URL's query parameters (helpdesks
+        that cannot sign may carry a shared secret there). Must be fast and must not call the
+        helpdesk.
         """
 
     @abc.abstractmethod

@@ -147,7 +147,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         if len(body) > max_body:
             return await reject(413, f"body of {len(body)} bytes exceeds {max_body}", headers, b"")
         try:
-            hint = connector.parse_webhook(headers, body)
+            hint = connector.parse_webhook(headers, body, dict(request.query_params))
         except WebhookRejected as exc:
             return await reject(exc.status, exc.reason, headers, body)
         event = NewEvent(

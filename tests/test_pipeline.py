@@ -37,7 +37,7 @@ class MemoryConnector(Connector):
         self.fail_next: list[Exception] = []
         self.crash_after_write = False
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, query=None) -> WebhookHint:
         raise NotImplementedError("not used: these tests enqueue events directly")
 
     def get_ticket(self, ticket_id: str) -> Ticket:

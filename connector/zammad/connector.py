@@ -218,7 +218,10 @@ class ZammadConnector(Connector):
 
     # -- intake --------------------------------------------------------------------------------
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> WebhookHint:
+        # Zammad signs the body (X-Hub-Signature); the query string carries nothing we trust.
         if not self._secret:
             raise WebhookRejected(401, "webhook secret not configured")
         signature = headers.get("x-hub-signature")
