@@ -84,10 +84,22 @@ class TicketChange(BaseModel):
     updated_by: str | None = None
 
 
+def change_delivery_id(ticket_id: str, updated_at: datetime) -> str:
+    """The de-duplication key of "ticket X changed at T".
+
+    Catch-up polling uses it, and so do webhooks of helpdesks that send no delivery id of their
+    own (Odoo): a change seen by both is queued once.
+    """
+    return f"change:{ticket_id}:{updated_at.isoformat()}"
+
+
 class Connector(abc.ABC):
     """Base class of helpdesk connectors; ``identifier`` is the ``[helpdesk] kind`` value."""
 
     identifier: ClassVar[str]
+    #: Seconds between reconciliation polls when ``[worker] sync_interval`` is 0 (unset); 0 = none.
+    #: Helpdesks whose webhooks are never retried (Odoo) need a continuous poll.
+    reconcile_interval: ClassVar[float] = 0.0
 
     @abc.abstractmethod
     def parse_webhook(

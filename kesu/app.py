@@ -65,7 +65,7 @@ class Services:
 
     def start_workers(self, *, timers: bool = True) -> Runner:
         runner = Runner(self.pipeline, self.settings.worker, timers=timers)
-        interval = self.settings.worker.sync_interval
+        interval = self.settings.worker.sync_interval or type(self.connector).reconcile_interval
         if interval > 0:
             runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
         runner.start()

@@ -50,6 +50,10 @@ class HelpdeskSettings(_Section):
         },
         description="kesu priority -> helpdesk priority name",
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Connector-specific options, validated by the connector ([helpdesk.options])",
+    )
     reminder_state: str = Field(
         "pending reminder", description="Zammad state used to show a follow-up to-do as a reminder"
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from connector.base import change_delivery_id
 from kesu import metrics
 from kesu.store import tickets as store
 from kesu.store.db import utcnow
@@ -62,7 +63,7 @@ def poll_once(services: Any, *, since: datetime | None = None,
             own += 1
             continue
         batch.append(NewEvent(helpdesk=name, ticket_id=change.ref.id, kind="updated", source="poll",
-                              received_at=now, delivery_id=f"poll:{change.ref.id}:{change.updated_at.isoformat()}",
+                              received_at=now, delivery_id=change_delivery_id(change.ref.id, change.updated_at),
                               payload={"actor": change.updated_by}))
         if len(batch) >= 200:
             queued += sum(1 for i in services.inbox.add_many(batch) if i is not None)
