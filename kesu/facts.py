@@ -36,6 +36,7 @@ FLAG_NAMES = (
     "threatened_customer",  # threatening, bribing or retaliating (R-PEN-6.42)
     "saved_loss",  # timely handling saved reputation or major loss (R-REW-6.44)
     "repeat",  # the customer says this is a repeat complaint on the same matter (R-ESC-6.30)
+    "many_people",  # several people affected, count unknown ("多人"; R-TIER-1.9.1-A, R-TIER-5.3.4)
 )
 
 
@@ -51,6 +52,8 @@ class Facts(BaseModel):
     has_contact: bool | None = None  # customer contact present (R-VALID-1.4.1)
     names_target: bool | None = None  # names a department / product (R-VALID-1.4.1)
     followup_outcome: Literal["satisfied", "dissatisfied", "unreachable"] | None = None
+    # A person's validity decision (R-VALID-1.4.1 / R-INVALID-6.14): only people decide invalid.
+    validity: Literal["valid", "invalid"] | None = None
     flags: dict[str, bool] = Field(default_factory=dict)
     evidence: dict[str, str] = Field(default_factory=dict)  # fact -> where it came from
 
