@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 BUILTIN_PLUGINS: dict[str, str] = {
     "zammad": "connector.zammad.plugin",
     "severity": "policies.severity",
+    "penalties": "policies.penalties",
+    "followups": "policies.followups",
 }
 #: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
 #: cannot talk to any helpdesk.

@@ -29,7 +29,13 @@ def event(ticket, kind=EventKind.created):
 
 
 def test_builtins_registered_in_order(pm):
-    assert [name for name, _ in pm.list_name_plugin()] == ["zammad", "severity"]
+    from plugins.manager import BUILTIN_PLUGINS
+
+    names = [name for name, _ in pm.list_name_plugin()]
+    canonical = ["zammad", "facts", "severity", "routing", "deadlines", "escalation", "penalties",
+                 "followups", "compensation"]
+    assert names == list(BUILTIN_PLUGINS) and names[:1] == ["zammad"] and "severity" in names
+    assert names == [n for n in canonical if n in names], "built-ins must keep the policy order"
     infos = {i.name: i for i in list_plugins(pm)}
     assert infos["severity"].enabled and "kesu_evaluate" in infos["severity"].hooks
 
