@@ -22,11 +22,15 @@ inbox_app = typer.Typer(help="Inspect and retry events.", no_args_is_help=True)
 zammad_app = typer.Typer(help="Zammad administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Penalties and rewards: list, confirm, reject, reverse.", no_args_is_help=True)
+followups_app = typer.Typer(help="Follow-up calls (回访) and the follow-up rate.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(zammad_app, name="zammad")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(followups_app, name="followups")
 
 console = Console()
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Path of kesu.toml")]
@@ -266,6 +270,167 @@ def inbox_rejected(config: ConfigOpt = None, limit: Annotated[int, typer.Option(
         table.add_row(str(r["id"]), str(r["received_at"]), str(r["status_code"]), r["reason"],
                       bytes(r["body"])[:60].decode("utf-8", "replace"))
     console.print(table)
+
+
+# ------------------------------------------------------------------------------------------------
+# ledger (penalties and rewards, R-PEN-* / R-REW-*) and follow-ups (回访, R-CB-6.36)
+
+
+def _store_engine(config: Path | None) -> Any:
+    from kesu.store.db import make_engine, migrate
+
+    engine = make_engine(_settings(config).store.url)
+    migrate(engine)
+    return engine
+
+
+def _tz(config: Path | None) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(_settings(config).notes.timezone)
+
+
+def _when(dt: datetime | None, tz: Any) -> str:
+    if dt is None:
+        return "-"
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _amount(e: Any) -> str:
+    if e.amount is not None:
+        return f"{e.amount:g}"
+    if e.amount_min is not None or e.amount_max is not None:
+        return f"{e.amount_min:g}–{e.amount_max:g}"
+    return "-"
+
+
+def _ledger_call(action: Any) -> Any:
+    from kesu.ledger import LedgerError
+
+    try:
+        return action()
+    except LedgerError as exc:  # the ledger says why; nothing was written
+        console.print("[red]refused:[/red] " + escape(str(exc)), soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@ledger_app.command("list")
+def ledger_list(
+    config: ConfigOpt = None,
+    status: Annotated[Optional[str], typer.Option(help="proposed, confirmed, rejected or reversal")] = None,
+    subject: Annotated[Optional[str], typer.Option(help="Person or unit")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only proposals nobody has decided yet")] = False,
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 200,
+) -> None:
+    """Show ledger entries: penalties, rewards, admonitions, score deductions."""
+    from kesu.ledger import Ledger
+
+    if status is not None and status not in ("proposed", "confirmed", "rejected", "reversal"):
+        console.print(f"[red]unknown status {escape(status)!r}[/red]; allowed: proposed, confirmed, rejected, reversal")
+        raise typer.Exit(2)
+    ledger, tz = Ledger(_store_engine(config)), _tz(config)
+    if open_only:
+        rows = [e for e in ledger.open_proposals()
+                if (status is None or e.status == status) and (subject is None or e.subject == subject)][:limit]
+    else:
+        rows = ledger.entries(status=status, subject=subject, limit=limit)
+    table = Table("id", "created", "ticket", "rule", "kind", "subject", "amount", "status", "by", "refers to",
+                  "note", title=f"{len(rows)} ledger entr{'y' if len(rows) == 1 else 'ies'}")
+    for e in rows:
+        table.add_row(str(e.id), _when(e.created_at, tz), e.ticket_key, e.rule_id, e.kind, e.subject, _amount(e),
+                      e.status, e.decided_by or "-", str(e.refers_to) if e.refers_to else "-", e.note or "")
+    console.print(table)
+
+
+@ledger_app.command("confirm")
+def ledger_confirm(
+    entry_id: Annotated[int, typer.Argument(help="Id of the proposal")],
+    by: Annotated[str, typer.Option("--by", help="Who decided")],
+    amount: Annotated[Optional[float], typer.Option(help="Yuan; required for a range, inside it")] = None,
+    note: Annotated[str, typer.Option(help="Why")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Confirm a proposal (a range needs --amount inside it)."""
+    from kesu.ledger import Ledger
+
+    ledger = Ledger(_store_engine(config))
+    done = _ledger_call(lambda: ledger.confirm(entry_id, amount, by, note))
+    console.print(f"entry {done.id}: {done.rule_id} {done.kind} {escape(done.subject)} {_amount(done)} confirmed "
+                  f"by {escape(done.decided_by or '')} (proposal {entry_id})", soft_wrap=True)
+
+
+@ledger_app.command("reject")
+def ledger_reject(
+    entry_id: Annotated[int, typer.Argument(help="Id of the proposal")],
+    by: Annotated[str, typer.Option("--by", help="Who decided")],
+    note: Annotated[str, typer.Option(help="Why")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Reject a proposal."""
+    from kesu.ledger import Ledger
+
+    ledger = Ledger(_store_engine(config))
+    done = _ledger_call(lambda: ledger.reject(entry_id, by, note))
+    console.print(f"entry {done.id}: proposal {entry_id} ({done.rule_id}, {escape(done.subject)}) rejected "
+                  f"by {escape(done.decided_by or '')}", soft_wrap=True)
+
+
+@ledger_app.command("reverse")
+def ledger_reverse(
+    entry_id: Annotated[int, typer.Argument(help="Id of a confirmed entry")],
+    by: Annotated[str, typer.Option("--by", help="Who corrects it")],
+    note: Annotated[str, typer.Option(help="Why (required)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Correct a confirmed entry with a reversing entry (the ledger is append-only)."""
+    from kesu.ledger import Ledger
+
+    if not note.strip():
+        console.print("[red]refused:[/red] a reversal needs --note saying why")
+        raise typer.Exit(2)
+    ledger = Ledger(_store_engine(config))
+    done = _ledger_call(lambda: ledger.reverse(entry_id, by, note))
+    console.print(f"entry {done.id}: reverses entry {entry_id} ({done.rule_id}, {escape(done.subject)}, "
+                  f"{_amount(done)}) by {escape(done.decided_by or '')}", soft_wrap=True)
+
+
+@followups_app.command("list")
+def followups_list(
+    config: ConfigOpt = None,
+    status: Annotated[Optional[str], typer.Option(help="due or done")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only due follow-ups past their due time")] = False,
+) -> None:
+    """Show follow-up calls, the follow-up rate (target 100 %) and the satisfaction rate."""
+    from kesu.store.db import utcnow
+    from kesu.store.tickets import list_followups
+
+    if status is not None and status not in ("due", "done"):
+        console.print(f"[red]unknown status {escape(status)!r}[/red]; allowed: due, done")
+        raise typer.Exit(2)
+    engine, tz = _store_engine(config), _tz(config)
+    every = list_followups(engine)
+    now = utcnow()
+
+    def late(r: dict[str, Any]) -> bool:
+        due = r["due_at"] if r["due_at"].tzinfo else r["due_at"].replace(tzinfo=timezone.utc)
+        return r["status"] == "due" and due < now
+
+    rows = [r for r in every if (status is None or r["status"] == status) and (not overdue or late(r))]
+    table = Table("ticket", "rule", "resolved", "due", "status", "outcome", "attempts", "done",
+                  title=f"{len(rows)} follow-up(s)")
+    for r in rows:
+        state = r["status"] + (" (overdue)" if late(r) else "")
+        table.add_row(r["ticket_key"], r["rule_id"], _when(r["resolved_at"], tz), _when(r["due_at"], tz), state,
+                      r["outcome"] or "-", str(r["attempts"]), _when(r["done_at"], tz))
+    console.print(table)
+    done = [r for r in every if r["status"] == "done"]
+    rate = f"{len(done)}/{len(every)} ({100 * len(done) / len(every):.1f} %)" if every else "- (no follow-ups yet)"
+    judged = [r for r in done if r["outcome"] in ("satisfied", "dissatisfied")]
+    happy = sum(1 for r in judged if r["outcome"] == "satisfied")
+    sat = f"{happy}/{len(judged)} ({100 * happy / len(judged):.1f} %)" if judged else "-"
+    console.print(escape(f"follow-up rate {rate}, target 100 % [R-CB-6.36]; satisfaction {sat}"), soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------------
