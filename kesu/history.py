@@ -46,13 +46,27 @@ class History:
         ]
 
     def ledger_count(self, subject: str, rule_id: str, year: int) -> int:
-        """Entries of ``rule_id`` against ``subject`` created in calendar ``year`` (UTC)."""
+        """Standing entries of ``rule_id`` against ``subject`` created in calendar ``year`` (UTC).
+
+        Counts the policies' own entries (not the rows recording a person's decision on them),
+        leaving out proposals a person rejected and entries a reversal corrected -- a fine
+        reversed because the complaint was not valid after all does not count towards a yearly
+        threshold (R-PEN-5.6.2-admon).
+        """
         start = datetime(year, 1, 1, tzinfo=timezone.utc)
         end = datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+        decision = ledger.alias("decision")
+        undone = select(decision.c.refers_to).where(decision.c.status.in_(("rejected", "reversal")),
+                                                    decision.c.refers_to.is_not(None))
+        confirmation = ledger.alias("confirmation")
+        reversed_confirmations = select(confirmation.c.refers_to).where(
+            confirmation.c.status == "confirmed", confirmation.c.refers_to.is_not(None),
+            confirmation.c.id.in_(undone))
         q = select(func.count()).select_from(ledger).where(
             ledger.c.subject == subject, ledger.c.rule_id == rule_id,
             ledger.c.created_at >= start, ledger.c.created_at < end,
-            ledger.c.status.in_(("proposed", "confirmed")),
+            ledger.c.status.in_(("proposed", "confirmed")), ledger.c.refers_to.is_(None),
+            ledger.c.id.not_in(undone), ledger.c.id.not_in(reversed_confirmations),
         )
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())

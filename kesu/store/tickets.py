@@ -180,9 +180,11 @@ def audit_for(engine: Engine, key: str) -> list[dict[str, Any]]:
 def add_ledger(conn: Connection, rows: Iterable[dict[str, Any]]) -> int:
     """Append entries; an entry whose ``dedupe_key`` exists already is skipped. Returns added."""
     added = 0
-    stmt = _dialect_insert(conn, ledger).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    # RETURNING counts what was inserted: psycopg reports rowcount -1 for ON CONFLICT DO NOTHING.
+    stmt = (_dialect_insert(conn, ledger).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(ledger.c.id))
     for row in rows:
-        added += conn.execute(stmt, {"dedupe_key": None, **row}).rowcount
+        added += len(conn.execute(stmt, {"dedupe_key": None, **row}).all())
     return added
 
 
