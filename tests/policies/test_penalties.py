@@ -154,6 +154,11 @@ def test_R_PEN_5_6_2_admon_third_valid_complaint_of_the_year(food, make_ticket):
     assert [(e.kind, e.subject, e.status, e.amount, e.dedupe_key) for e in admon] == [
         ("admonition", "生产班组负责人", "confirmed", None, "R-PEN-5.6.2-admon:生产班组负责人:2026")]
     assert admon[0].reason == "2026年第3次有效投诉，给予诫勉处理"
+    # Two workers raced past the third without admonishing (both counted 1): the next one does.
+    raced = History_({("生产班组负责人", "R-PEN-5.6.2", 2026): 3})
+    effects = Run(host, stub, make_ticket(id="2"), raced)({"valid": 1, "units": ["生产班组"]},
+                                                          kind=EventKind.closed)
+    assert [e.subject for e in effects if e.rule_id == "R-PEN-5.6.2-admon"] == ["生产班组负责人"]
 
 
 def test_R_PEN_5_6_2_admon_racing_workers_write_one_row(engine, make_ticket):
