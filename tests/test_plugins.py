@@ -32,7 +32,7 @@ def test_builtins_registered_in_order(pm):
     from plugins.manager import BUILTIN_PLUGINS
 
     names = [name for name, _ in pm.list_name_plugin()]
-    canonical = ["zammad", "facts", "severity", "routing", "deadlines", "escalation", "penalties",
+    canonical = ["zammad", "odoo", "facts", "severity", "routing", "deadlines", "escalation", "penalties",
                  "followups", "compensation"]
     assert names == list(BUILTIN_PLUGINS) and names[:1] == ["zammad"] and "severity" in names
     assert names == [n for n in canonical if n in names], "built-ins must keep the policy order"

@@ -34,13 +34,13 @@ from kesu.settings import HelpdeskSettings, WorkerSettings
 from kesu.store import tickets as store
 from kesu.worker import Worker
 from plugins import hookimpl
-from plugins.manager import BUILTIN_PLUGINS, PluginConfigError, PluginHost, build_plugin_manager
+from plugins.manager import BUILTIN_PLUGINS, ESSENTIAL_PLUGINS, PluginConfigError, PluginHost, build_plugin_manager
 from plugins.plan import NoteRenderer
 from policies.profiles import PROFILES
 from tests.test_pipeline import MemoryConnector, enqueue
 
 T = datetime(2026, 3, 2, 6, 30, tzinfo=timezone.utc)  # resolution (14:30 in Shanghai)
-OTHERS = [n for n in BUILTIN_PLUGINS if n not in ("zammad", "followups")]
+OTHERS = [n for n in BUILTIN_PLUGINS if n not in ESSENTIAL_PLUGINS and n != "followups"]
 QUESTIONS = "问题是否解决到位；处理时限；服务态度；对处理结果是否满意；其他意见和建议"
 
 

@@ -20,13 +20,13 @@ from kesu.settings import WorkerSettings
 from kesu.store import tickets as store
 from kesu.worker import Worker
 from plugins import hookimpl
-from plugins.manager import BUILTIN_PLUGINS, PluginConfigError, PluginHost, build_plugin_manager
+from plugins.manager import BUILTIN_PLUGINS, ESSENTIAL_PLUGINS, PluginConfigError, PluginHost, build_plugin_manager
 from plugins.plan import NoteRenderer
 from policies.profiles import PROFILES
 from tests.test_pipeline import MemoryConnector, enqueue
 
 NOW = datetime(2026, 3, 5, 2, 0, tzinfo=timezone.utc)
-OTHERS = [n for n in BUILTIN_PLUGINS if n not in ("zammad", "penalties")]
+OTHERS = [n for n in BUILTIN_PLUGINS if n not in ESSENTIAL_PLUGINS and n != "penalties"]
 
 
 class StubFacts:
