@@ -36,9 +36,12 @@ log = logging.getLogger(__name__)
 #: when two plugins set the same single-valued field, see plugins.plan).
 BUILTIN_PLUGINS: dict[str, str] = {
     "zammad": "connector.zammad.plugin",
+    "facts": "policies.facts",
     "severity": "policies.severity",
+    "routing": "policies.routing",
     "penalties": "policies.penalties",
     "followups": "policies.followups",
+    "compensation": "policies.compensation",
 }
 #: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
 #: cannot talk to any helpdesk.
