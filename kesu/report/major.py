@@ -1,0 +1,268 @@
+"""The special report of one major complaint (R-RPT-6.38.7): its record, deadlines, escalations,
+ledger entries and the timeline of everything kesu decided and wrote (from the audit log)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, select
+
+from kesu.report import labels
+from kesu.report.document import Cell, Column, Document, Table, cells
+from kesu.store.db import as_utc
+from kesu.store.tables import audit_log, complaints, ledger
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeadlineRow(_Model):
+    rule_id: str
+    label: str
+    start: str | None
+    due: str | None
+    extended_to: str | None
+    approved_by: str | None
+    met_at: str | None
+    status: str  # on_time | late | overdue | open
+
+
+class EscalationRow(_Model):
+    at: str | None
+    rule_id: str
+    reason: str
+    from_tier: str | None
+    to_tier: str | None
+
+
+class LedgerRow(_Model):
+    id: int
+    at: str
+    rule_id: str
+    subject: str
+    kind: str
+    amount: float | None
+    amount_min: float | None
+    amount_max: float | None
+    status: str
+    decided_by: str | None
+    refers_to: int | None
+    note: str | None
+
+
+class TimelineItem(_Model):
+    at: str
+    kind: str
+    plugin: str | None
+    rule_id: str | None
+    summary: str
+
+
+class MajorReport(_Model):
+    ticket_key: str
+    timezone: str
+    generated_at: str | None
+    is_major: bool
+    record: dict[str, Any]
+    deadlines: list[DeadlineRow]
+    escalations: list[EscalationRow]
+    ledger: list[LedgerRow]
+    timeline: list[TimelineItem]
+
+
+class NoComplaint(LookupError):
+    """No complaint record for this ticket."""
+
+
+def _local(value: Any, tz: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = as_utc(value)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+    assert moment is not None
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
+                generated_at: datetime | None = None) -> MajorReport:
+    with engine.connect() as conn:
+        row = conn.execute(select(complaints).where(complaints.c.ticket_key == ticket_key)).mappings().first()
+        if row is None:
+            raise NoComplaint(f"no complaint record for {ticket_key}")
+        audit = conn.execute(select(audit_log).where(audit_log.c.ticket_key == ticket_key)
+                             .order_by(audit_log.c.at, audit_log.c.id)).mappings().all()
+        entries = conn.execute(select(ledger).where(ledger.c.ticket_key == ticket_key)
+                               .order_by(ledger.c.id)).mappings().all()
+    rec = dict(row)
+    record: dict[str, Any] = {}
+    for k, v in rec.items():
+        if k in ("deadlines", "escalations", "updated_at") or v is None or v == {} or v == []:
+            continue
+        record[k] = _local(v, tz) if isinstance(v, datetime) else v
+    deadlines = []
+    for rule_id, e in sorted((rec["deadlines"] or {}).items()):
+        if not isinstance(e, Mapping):
+            continue
+        due = e.get("extended_to") or e.get("due")
+        met = e.get("met_at")
+        if met:
+            status = "on_time" if due and _cmp(met) <= _cmp(due) else "late"
+        else:
+            status = "overdue" if e.get("overdue") else "open"
+        deadlines.append(DeadlineRow(
+            rule_id=rule_id, label=labels.DEADLINES.get(rule_id, rule_id), start=_local(e.get("start"), tz),
+            due=_local(e.get("due"), tz), extended_to=_local(e.get("extended_to"), tz),
+            approved_by=e.get("approved_by"), met_at=_local(met, tz), status=status))
+    escalations = [
+        EscalationRow(at=_local(x.get("at"), tz), rule_id=str(x.get("rule_id") or ""), reason=str(x.get("reason") or ""),
+                      from_tier=x.get("from"), to_tier=x.get("to"))
+        for x in rec["escalations"] or [] if isinstance(x, Mapping)
+    ]
+    ledger_rows = [
+        LedgerRow(id=e["id"], at=_local(e["created_at"], tz) or "", rule_id=e["rule_id"], subject=e["subject"],
+                  kind=e["kind"], amount=e["amount"], amount_min=e["amount_min"], amount_max=e["amount_max"],
+                  status=e["status"], decided_by=e["decided_by"], refers_to=e["refers_to"], note=e["note"])
+        for e in entries
+    ]
+    timeline = [TimelineItem(at=_local(a["at"], tz) or "", kind=a["kind"], plugin=a["plugin"], rule_id=a["rule_id"],
+                             summary=summarize(a["kind"], a["detail"] or {}, tz))
+                for a in audit]
+    return MajorReport(
+        ticket_key=ticket_key, timezone=tz, generated_at=generated_at.isoformat() if generated_at else None,
+        is_major=(rec["tier"] or "") in labels.MAJOR_TIERS or rec["special"] == 1, record=record,
+        deadlines=deadlines, escalations=escalations, ledger=ledger_rows, timeline=timeline)
+
+
+def _cmp(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def summarize(kind: str, detail: Mapping[str, Any], tz: str) -> str:
+    """One line for an audit entry: what was decided or done, in Chinese where kesu wrote it so."""
+    if kind == "decision":
+        t = detail.get("type", "")
+        reason = detail.get("reason") or ""
+        what = {
+            "internal_note": lambda: str(detail.get("text", "")),
+            "set_priority": lambda: f"优先级 → {detail.get('priority')}",
+            "assign_group": lambda: f"分派至 {detail.get('group')}",
+            "assign_owner": lambda: f"处理人 → {detail.get('owner')}",
+            "add_tags": lambda: "加标签 " + ", ".join(detail.get("tags") or []),
+            "remove_tags": lambda: "去标签 " + ", ".join(detail.get("tags") or []),
+            "set_field": lambda: f"字段 {detail.get('name')} = {detail.get('value')}",
+            "schedule_timer": lambda: f"计时 {detail.get('key')} 至 {_local(detail.get('due_at'), tz)}",
+            "cancel_timer": lambda: f"取消计时 {detail.get('key')}",
+            "follow_up_todo": lambda: f"回访待办：{detail.get('summary')}（{_local(detail.get('due_at'), tz)}）",
+            "notify": lambda: f"通知 {', '.join(detail.get('recipients') or [])}：{detail.get('message')}",
+            "ledger_entry": lambda: f"{labels.KINDS.get(str(detail.get('kind')), detail.get('kind'))} "
+                                    f"{detail.get('subject')} {_amount(detail)}",
+            "record_complaint": lambda: "记录：" + ", ".join(f"{k}={v}" for k, v in sorted(
+                (detail.get("values") or {}).items()) if k not in ("deadlines",)),
+            "set_state": lambda: "",
+        }.get(t, lambda: t)()
+        parts = [what] if what else []
+        if reason and reason != what:
+            parts.append(reason)
+        return "；".join(parts) or t
+    if kind == "write":
+        parts = []
+        for key in ("priority", "group", "owner"):
+            if detail.get(key) is not None:
+                parts.append(f"{key}={detail[key]}")
+        if detail.get("fields"):
+            parts.append("fields=" + ", ".join(f"{k}={v}" for k, v in sorted(detail["fields"].items())))
+        if detail.get("add_tags"):
+            parts.append("+tags " + ", ".join(detail["add_tags"]))
+        if detail.get("note"):
+            parts.append("内部备注")
+        return "写回工单：" + "；".join(parts)
+    if kind == "conflict":
+        return f"冲突：{detail.get('what')}"
+    if kind == "plugin_error":
+        return f"插件错误（{detail.get('hook')}）：{detail.get('error')}"
+    if "text" in detail:
+        return str(detail["text"])
+    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
+
+
+def _amount(d: Mapping[str, Any]) -> str:
+    if d.get("amount") is not None:
+        return f"{d['amount']:g} 元"
+    if d.get("amount_min") is not None or d.get("amount_max") is not None:
+        return f"{d.get('amount_min') or 0:g}–{d.get('amount_max') or 0:g} 元（待确认）"
+    return ""
+
+
+RECORD_LABELS = {
+    "ticket_key": "工单", "number": "编号", "title": "标题", "customer": "客户", "received_at": "受理时间",
+    "scheme": "方案", "tier": "等级", "cause": "原因", "category": "类别", "channel": "渠道",
+    "units": "责任部门", "valid": "有效", "invalid_proposed": "建议无效", "special": "特殊投诉",
+    "resolved_at": "办结时间", "followup_outcome": "回访结果", "extra": "其他",
+}
+STATUS = {"on_time": "按时", "late": "超时完成", "overdue": "已超时", "open": "进行中"}
+LEDGER_STATUS = {"proposed": "待确认", "confirmed": "已确认", "rejected": "已驳回", "reversal": "冲正"}
+
+
+def _value(key: str, v: Any) -> str:
+    if key == "tier":
+        return labels.tier(str(v))
+    if key == "channel":
+        return labels.channel(str(v))
+    if key in ("valid", "invalid_proposed", "special"):
+        return "是" if v == 1 else "否"
+    if isinstance(v, list):
+        return "、".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return "；".join(f"{k}={x}" for k, x in sorted(v.items()))
+    return str(v)
+
+
+def document(r: MajorReport) -> Document:
+    record = Table("record", "投诉记录", "Complaint record", (Column("项目", 14), Column("内容", 50)),
+                   tuple(cells(RECORD_LABELS.get(k, k), _value(k, v)) for k, v in r.record.items()))
+    deadlines = Table("deadlines", "时限", "Deadlines", (
+        Column("时限类型", 22), Column("规则", 18), Column("起算", 17), Column("时限", 17), Column("延期至", 17),
+        Column("批准人", 12), Column("完成时间", 17), Column("状态", 10)),
+        tuple(cells(d.label, d.rule_id, d.start, d.due, d.extended_to, d.approved_by, d.met_at, STATUS[d.status])
+              for d in r.deadlines))
+    escalations = Table("escalations", "升级", "Escalations", (
+        Column("时间", 17), Column("规则", 14), Column("原因", 30), Column("原等级", 10), Column("新等级", 10)),
+        tuple(cells(e.at, e.rule_id, e.reason, labels.tier(e.from_tier or ""), labels.tier(e.to_tier or ""))
+              for e in r.escalations))
+    ledger_t = Table("ledger", "奖惩台账", "Ledger entries", (
+        Column("编号", 6), Column("时间", 17), Column("规则", 16), Column("对象", 16), Column("类别", 8),
+        Column("金额（元）", 12), Column("范围（元）", 14), Column("状态", 8), Column("决定人", 12),
+        Column("关联", 6), Column("备注", 30)),
+        tuple((Cell(e.id, "int"), Cell(e.at), Cell(e.rule_id), Cell(e.subject), Cell(labels.KINDS.get(e.kind, e.kind)),
+               Cell(e.amount, "yuan"), Cell(_range(e)), Cell(LEDGER_STATUS.get(e.status, e.status)),
+               Cell(e.decided_by), Cell(e.refers_to, "int") if e.refers_to is not None else Cell(""), Cell(e.note))
+              for e in r.ledger))
+    timeline = Table("timeline", "处理时间线", "Timeline (audit log)", (
+        Column("时间", 17), Column("类型", 10), Column("插件", 12), Column("规则", 18), Column("内容", 60)),
+        tuple(cells(t.at, t.kind, t.plugin, t.rule_id, t.summary) for t in r.timeline))
+    title = r.record.get("title") or r.ticket_key
+    flag = "" if r.is_major else "（注意：该投诉未定为重大投诉）"
+    return Document(
+        title=f"重大投诉专项报告 {r.ticket_key}", title_en=f"Special report of major complaint {r.ticket_key}",
+        subtitle=f"{title}{flag}；时区 {r.timezone}；依据 R-RPT-6.38.7",
+        tables=(record, deadlines, escalations, ledger_t, timeline),
+        file_stem=f"kesu-major-{r.ticket_key.replace(':', '-')}")
+
+
+def _range(e: LedgerRow) -> str:
+    if e.amount_min is None and e.amount_max is None:
+        return ""
+    return f"{e.amount_min or 0:g}–{e.amount_max or 0:g}"
