@@ -29,7 +29,7 @@ from kesu import metrics
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
-from kesu.store.db import utcnow
+from kesu.store.db import as_utc, utcnow
 from kesu.store.inbox import Inbox, InboxEvent
 from plugins.manager import PluginHost
 from plugins.plan import NoteRenderer, Plan, diff, merge
@@ -131,7 +131,9 @@ class Pipeline:
                 if outcome:
                     store.record_followup_outcome(conn, key=key, outcome=outcome, now=now)
             for todo in writes.todos:
-                store.add_followup(conn, key=key, rule_id=todo.rule_id, resolved_at=now,
+                # A retry to-do keeps the resolution time the record holds (R-CB-6.36 counts from it).
+                store.add_followup(conn, key=key, rule_id=todo.rule_id,
+                                   resolved_at=_when(evaluation.record.get("resolved_at")) or now,
                                    due_at=todo.due_at, now=now)
             outbox_id = None
             if marker is not None:
@@ -218,6 +220,16 @@ class Pipeline:
             rows.append({"at": now, "ticket_key": key, "event_id": event_id, "kind": "write",
                          "plugin": None, "rule_id": None, "detail": writes.model_dump(mode="json")})
         return rows
+
+
+def _when(value: Any) -> datetime | None:
+    """A record's time value (ISO text, or a datetime as the store returns it) in UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return as_utc(value) if isinstance(value, datetime) else None
 
 
 def _record_base(ticket: Ticket) -> dict[str, Any]:

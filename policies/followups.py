@@ -14,8 +14,10 @@ When a complaint is resolved (kesu sees the ticket closed) and it is not confirm
   satisfied / dissatisfied finish the follow-up (dissatisfied is escalated by the escalation
   plugin, R-ESC-6.30); unreachable counts a try and brings a new to-do ``retry_hours`` later, up to
   ``max_attempts`` tries, then a note that the follow-up failed. A helpdesk field cannot be set to
-  the value it already has, so a repeated "unreachable" counts again when the agent logs another
-  call (a new article of a type in ``attempt_article_types``) while the outcome still says so.
+  the value it already has, so an outcome is reported when its value changes, or -- a second
+  "unreachable", say -- when the agent logs another call (a new article of a type in
+  ``attempt_article_types``) while the field keeps its value. A value already in the field when
+  a follow-up starts belongs to an earlier one and is not taken as its outcome.
 * R-REC-6.15 a proposed solution has resolver, measures and deadline; R-REC-4.15 the record holds
   customer, request, time received and number, the unit's opinion, and the investigation report
   cause, course, responsible persons, conclusion, countermeasures and prevention. Checked on
@@ -256,8 +258,9 @@ class _Run:
         if outcome is None:
             return
         calls = _calls_logged(self.ticket, self.config.attempt_article_types)
-        fresh = outcome != self.s.get("last_outcome") or (
-            outcome == "unreachable" and calls > int(self.s.get("calls", 0)))
+        # A field cannot be set to the value it has: the same value with a newly logged call is
+        # a new report (e.g. a second "unreachable").
+        fresh = outcome != self.s.get("last_outcome") or calls > int(self.s.get("calls", 0))
         if not fresh:
             return
         rule = self.config.rule

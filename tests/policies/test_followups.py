@@ -205,6 +205,11 @@ def test_R_CB_6_36_dissatisfied_is_recorded_and_left_to_the_escalation_plugin(fo
     effects = run({"tier": "C"}, outcome="dissatisfied", now=again)
     assert todos(effects) == [("R-CB-6.36", "callback", again + timedelta(hours=48), "agent1")]
     assert of(effects, RecordComplaint)[0].values == {"resolved_at": again.isoformat()}
+    # The field still says dissatisfied: no outcome for the new follow-up until a call is logged.
+    assert of(run({"tier": "C"}, outcome="dissatisfied", now=again + timedelta(hours=1)), RecordComplaint) == []
+    ticket.articles.append(Article(id="2", body="再次回访，客户仍不满意", type="phone", internal=True))
+    effects = run({"tier": "C"}, outcome="dissatisfied", now=again + timedelta(hours=2))
+    assert [r.values for r in of(effects, RecordComplaint)] == [{"followup_outcome": "dissatisfied"}]
 
 
 def test_R_CB_6_36_closing_after_a_satisfied_follow_up_starts_no_new_one(food, make_ticket):
@@ -378,6 +383,7 @@ def test_R_CB_6_36_pipeline_records_the_follow_up_and_its_outcomes(engine, make_
     (row,) = store.list_followups(engine)
     assert (row["status"], row["attempts"], row["outcome"]) == ("due", 1, "unreachable")
     assert row["due_at"].replace(tzinfo=timezone.utc) == now[0] + timedelta(hours=4)
+    assert row["resolved_at"].replace(tzinfo=timezone.utc) == T, "a retry keeps the resolution time"
 
     now[0] += timedelta(hours=5)
     stub.facts = {"followup_outcome": "satisfied"}
