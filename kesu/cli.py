@@ -20,6 +20,7 @@ app = typer.Typer(help="kesu (客诉): complaint-handling policies for your help
 plugins_app = typer.Typer(help="List, enable and disable plugins.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Inspect and retry events.", no_args_is_help=True)
 zammad_app = typer.Typer(help="Zammad administration.", no_args_is_help=True)
+odoo_app = typer.Typer(help="Odoo administration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Penalties and rewards: list, confirm, reject, reverse.", no_args_is_help=True)
@@ -27,6 +28,7 @@ followups_app = typer.Typer(help="Follow-up calls (回访) and the follow-up rat
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(zammad_app, name="zammad")
+app.add_typer(odoo_app, name="odoo")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(ledger_app, name="ledger")
@@ -481,6 +483,29 @@ def zammad_setup(
         console.print("[red][helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)[/red]")
         raise typer.Exit(2)
     console.print(provision(settings))
+
+
+@odoo_app.command("setup")
+def odoo_setup(
+    config: ConfigOpt = None,
+    webhook_url: Annotated[Optional[str], typer.Option(help="How Odoo reaches kesu (…/webhooks/odoo)")] = None,
+    admin_key: Annotated[Optional[str], typer.Option(envvar="KESU_ODOO_ADMIN_KEY", help="API key of an Odoo administrator (the bot needs no Settings rights)")] = None,
+    admin_login: Annotated[Optional[str], typer.Option(help="That administrator's login (Odoo 16-18)")] = None,
+) -> None:
+    """Create or update kesu's automation rule and webhook action in Odoo 17+ (idempotent); 16: polling."""
+    from connector.errors import ConnectorError
+    from connector.odoo.connector import OdooConnector
+    from connector.odoo.setup import setup_from_settings
+
+    settings = _settings(config)
+    try:
+        result = setup_from_settings(settings.helpdesk, webhook_url=webhook_url, admin_key=admin_key,
+                                     admin_login=admin_login)
+    except (ConnectorError, ValueError) as exc:
+        console.print("[red]odoo setup failed:[/red] " + escape(str(exc)))
+        raise typer.Exit(1) from None
+    every = settings.worker.sync_interval or OdooConnector.reconcile_interval
+    console.print(escape(result.describe(every)))
 
 
 # ------------------------------------------------------------------------------------------------

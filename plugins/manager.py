@@ -36,18 +36,17 @@ log = logging.getLogger(__name__)
 #: when two plugins set the same single-valued field, see plugins.plan).
 BUILTIN_PLUGINS: dict[str, str] = {
     "zammad": "connector.zammad.plugin",
+    "odoo": "connector.odoo.plugin",
     "facts": "policies.facts",
     "severity": "policies.severity",
     "routing": "policies.routing",
-    "deadlines": "policies.deadlines",
-    "escalation": "policies.escalation",
     "penalties": "policies.penalties",
     "followups": "policies.followups",
     "compensation": "policies.compensation",
 }
 #: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
 #: cannot talk to any helpdesk.
-ESSENTIAL_PLUGINS = frozenset({"zammad"})
+ESSENTIAL_PLUGINS = frozenset({"zammad", "odoo"})
 
 
 class PluginConfigError(ValueError):

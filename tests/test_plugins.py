@@ -61,8 +61,8 @@ def test_config_errors_name_the_key_and_allowed_values(pm):
     assert "'food'" in str(err.value) and "banking" in str(err.value)
     with pytest.raises(PluginConfigError, match=r"\[policies.nosuch\]: no such plugin"):
         PluginHost(pm, {"nosuch": {}})
-    with pytest.raises(PluginConfigError, match="unknown connector 'odoo'; allowed: zammad"):
-        PluginHost(pm).connector_class("odoo")
+    with pytest.raises(PluginConfigError, match="unknown connector 'freshdesk'; allowed: odoo, zammad"):
+        PluginHost(pm).connector_class("freshdesk")
 
 
 def test_severity_tier_a_from_keywords(pm, make_ticket):
