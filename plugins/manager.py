@@ -40,6 +40,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "facts": "policies.facts",
     "severity": "policies.severity",
     "routing": "policies.routing",
+    "deadlines": "policies.deadlines",
+    "escalation": "policies.escalation",
     "penalties": "policies.penalties",
     "followups": "policies.followups",
     "compensation": "policies.compensation",
