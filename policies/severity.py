@@ -70,6 +70,12 @@ INVALID_RULE = "R-INVALID-6.14"
 EXPLAIN_RULE = "R-FB-6.35"
 
 RequirableFact = Literal["names_target", "has_contact", "tier", "cause", "category", "batch", "loss_amount"]
+#: How flags read in notes (display only; which flags count is configuration).
+FLAG_NAMES_ZH = {"government": "政府部门回馈", "regulator": "向监管部门或消协投诉", "extortion": "疑似敲诈",
+                 "media": "媒体介入", "lawsuit": "拟起诉", "serious_injury": "严重人身伤害", "injury": "人身伤害",
+                 "large_scale": "大面积纠纷", "leader": "反映领导干部", "unverifiable": "对象或内容不明确、无法查实",
+                 "contradicts_facts": "与事实严重不符", "beyond_commitment": "超出服务承诺",
+                 "unlawful_demand": "不符合法律法规", "many_people": "多人", "time_critical": "时效紧急"}
 _FACT_NAMES_ZH = {"tier": "可定级的具体事实", "names_target": "投诉对象（部门/产品）", "has_contact": "客户联系方式", "cause": "具体事实（原因）",
                   "category": "投诉类别", "batch": "批号", "loss_amount": "损失金额"}
 
@@ -206,7 +212,7 @@ def classify(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str 
             return tier, f"原因 {facts.cause}"
         flag = next((f for f in spec.flags if facts.flag(f)), None)
         if flag is not None:
-            return tier, f"标记 {flag}"
+            return tier, _zh(flag)
         if spec.loss_matches(facts.loss_amount):
             return tier, f"损失 {facts.loss_amount:,.2f} 元"
         if spec.people_ge is not None and facts.people is not None and facts.people >= spec.people_ge:
@@ -257,7 +263,7 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
     else:
         tier, evidence = classify(ticket, facts, config)
         if special:
-            flags = "、".join(f for f in config.special.flags if facts.flag(f))
+            flags = "、".join(_zh(f) for f in config.special.flags if facts.flag(f))
             tier, evidence = top, f"特殊客诉（{flags}）"
         if tier is None and config.default_tier:
             tier, evidence = config.default_tier, "未见更高等级的事实，按默认等级"
@@ -311,9 +317,9 @@ def _special(state: Mapping[str, Any], config: SeverityConfig, facts: Facts) -> 
     flags = [f for f in sp.flags if facts.flag(f)]
     if not flags:
         return []
-    why = "、".join(flags)
+    why = "、".join(_zh(f) for f in flags)
     effects: list[Effect] = [AddTags(rule_id=SPECIAL_RULE, tags=(sp.tag,), reason=f"特殊客诉（{why}）",
-                                     reason_en=f"special complaint ({why})")]
+                                     reason_en=f"special complaint ({', '.join(flags)})")]
     recipients = list(sp.notify)
     if any(facts.flag(f) for f in sp.general_manager_flags):
         recipients += [r for r in sp.general_manager if r not in recipients]
@@ -322,8 +328,8 @@ def _special(state: Mapping[str, Any], config: SeverityConfig, facts: Facts) -> 
     if new:
         effects += [
             Notify(rule_id=SPECIAL_RULE, recipients=tuple(new),
-                   message=f"特殊客诉（{why}）：请立即关注并协调处理", reason="特殊客诉须通知销售经理与业务员",
-                   reason_en="special complaint: sales manager and account owner are told"),
+                   message=f"特殊客诉（{why}）：请立即关注并协调处理",
+                   reason_en=f"special complaint ({', '.join(flags)}): attend to it at once"),
             SetState(rule_id=SPECIAL_RULE, values={"special_notified": sorted(notified | set(new))}),
         ]
     if any(facts.flag(f) for f in sp.isolate_flags):
@@ -366,14 +372,14 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
     if invalid:
         if proposed:
             return []
-        why = "、".join(invalid)
+        why = "、".join(_zh(f) for f in invalid)
         return [
             RecordComplaint(rule_id=INVALID_RULE, values={"invalid_proposed": True}),
             AddTags(rule_id=INVALID_RULE, tags=(v.proposed_tag,), reason=f"疑似无效投诉（{why}）",
-                    reason_en=f"possibly invalid ({why})"),
+                    reason_en=f"possibly invalid ({', '.join(invalid)})"),
             InternalNote(rule_id=INVALID_RULE,
-                         text=f"疑似无效投诉（{why}），请呼叫中心分派专员判断：{v.how_to_confirm}",
-                         text_en=f"Possibly invalid ({why}); the dispatcher decides: {v.how_to_confirm}"),
+                         text=f"疑似无效投诉（{why}），仅提议，须人工确认：{v.how_to_confirm}",
+                         text_en=f"Possibly invalid ({', '.join(invalid)}); a person decides: {v.how_to_confirm}"),
         ]
     if proposed:
         return []  # proposed before; only a person settles it
@@ -390,6 +396,10 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
                      text_en=f"Validity undecided: missing {', '.join(missing)}"),
         SetState(rule_id=VALID_RULE, values={"validity_asked": True}),
     ]
+
+
+def _zh(flag: str) -> str:
+    return FLAG_NAMES_ZH.get(flag, flag)
 
 
 def _untag(tag: str, rule: str) -> list[Effect]:

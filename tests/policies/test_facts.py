@@ -1,0 +1,297 @@
+"""The ``facts`` plugin: fields, then tags, then keyword rules over the customer's own text.
+
+Facts feed every classification rule: R-TIER-1.9.1-A/B/C, R-TIER-5.3.x, R-ROUTE-1.10 (the cause
+and "a channel cause wins over the symptom"), R-VALID-1.4.1 (target, contact), R-INVALID-6.14
+(the dispatcher's validity decision), R-CB-6.36 (follow-up outcome) and R-REC-4.15 (recorded).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kesu.models import Article
+from plugins.manager import PluginConfigError
+from policies.facts import chinese_number, match_expression
+from tests.policies.classify_kit import evaluate, make_host, one, ticket
+
+
+@pytest.fixture(scope="module")
+def food():
+    return make_host("food", keep=("facts",))
+
+
+@pytest.fixture(scope="module")
+def insurance():
+    return make_host("insurance", keep=("facts",))
+
+
+def facts_of(host, t):
+    return host.extract_facts(t)[0]
+
+
+# -- R-ROUTE-1.10 causes: field, tag, keywords; channel over symptom ---------------------------------
+
+
+def test_R_ROUTE_1_10_cause_from_keywords_with_evidence(food):
+    f = facts_of(food, ticket("豆腐发霉", "昨天在超市买的盒装豆腐，打开就发霉变质了。"))
+    assert (f.cause, f.channel) == ("mould", "consumer")
+    assert f.evidence["cause"] == "keyword 发霉" and f.evidence["channel"] == "cause mould"
+
+
+@pytest.mark.parametrize("title, body, cause", [
+    ("豆浆里有螺丝", "喝豆浆时喝到一颗螺丝，应该是设备零件脱落。", "equipment_part"),
+    ("全家腹泻", "我们全家吃了同一批豆腐，晚上都腹泻了。", "batch_symptoms"),
+    ("油豆腐焦糊", "买的油豆腐有很重的焦糊味，没法吃。", "burnt"),
+    ("豆干里有虫", "豆干包装还没开封，就看到里面有虫子。", "insect_unopened"),
+    ("整箱偏轻", "这批豆干整箱都偏轻，每包都不够秤。", "batch_underweight"),
+    ("设备问题", "因为设备故障，整批三十箱豆腐都有问题。", "equipment_batch"),
+    ("不符合国标", "你们的豆奶配方不符合国家标准。", "design_standard"),
+    ("包装错位", "包装严重错位，豆浆漏出来了。", "misaligned_leak"),
+    ("封口不严", "豆腐封口不严，还少包。", "seal_missing_pack"),
+    ("黑点", "豆腐表面有很多黑点。", "black_spots"),
+    ("封口褶皱", "袋子封口皱褶严重，有一袋未封口。", "machine_unsealed"),
+    ("袋子撕破", "开箱的时候包装袋被挂角撕破了。", "bag_torn"),
+    ("日期有误", "外箱上的打印日期有误。", "date_wrong"),
+    ("淋雨", "经销商说运输途中被雨淋湿了，豆腐都霉变了。", "channel_rain_mould"),
+    ("日期不一致", "换纸箱以后，箱子内外日期不一致。", "channel_date_mismatch"),
+    ("经销商库存", "经销商库存的地方太潮，豆干发霉，纸箱变形。", "channel_dealer_storage"),
+    ("整箱缺包", "整箱缺包，少了五包。", "channel_missing_packs"),
+    ("促销品", "促销品和宣传的不一样。", "channel_promotion"),
+    ("补偿未送", "上次答应补偿的产品至今没送到。", "channel_compensation_late"),
+    ("运输破损", "物流运输过程中包装压坏了。", "channel_package_damage"),
+    ("严重破碎", "收到的豆腐严重破碎。", "channel_broken"),
+])
+def test_R_ROUTE_1_10_every_cause_of_the_table_has_keywords(food, title, body, cause):
+    assert facts_of(food, ticket(title, body)).cause == cause
+
+
+def test_R_ROUTE_1_10_channel_cause_wins_over_the_product_symptom(food):
+    # Mould after the goods were soaked by rain in transport: the channel decides (营销部).
+    f = facts_of(food, ticket("豆腐发霉", "豆腐发霉了，听经销商说运输途中被雨淋湿过。"))
+    assert (f.cause, f.channel) == ("channel_rain_mould", "channel")
+    assert f.evidence["cause"] == "keyword 雨淋"
+
+
+def test_R_ROUTE_1_10_channel_keyword_without_cause_marks_a_channel_complaint(food):
+    f = facts_of(food, ticket("促销", "这个月的促销活动规则看不懂。"))
+    assert (f.cause, f.channel) == ("channel_promotion", "channel")
+    # A channel word without a cause still makes it a channel complaint.
+    g = facts_of(food, ticket("咨询", "仓储条件是什么？"))
+    assert (g.cause, g.channel, g.evidence["channel"]) == (None, "channel", "keyword 仓储")
+
+
+def test_R_ROUTE_1_10_negated_symptom_does_not_count(food):
+    f = facts_of(food, ticket("包装问题", "豆腐没有发霉，也未变质，只是包装破损。"))
+    assert f.cause is None and f.channel is None
+
+
+def test_R_ROUTE_1_10_foreign_matter_without_unopened_pack_is_not_guessed(food):
+    # "异物" alone: equipment part? insect in an unopened pack? transport? Never guess.
+    assert facts_of(food, ticket("豆浆里有异物", "喝豆浆时发现里面有异物，孩子也喝了。")).cause is None
+
+
+def test_R_ROUTE_1_10_cause_field_wins_over_keywords(food):
+    f = facts_of(food, ticket("豆腐发霉", "打开就发霉", fields={"complaint_cause": "channel_dealer_storage"}))
+    assert f.cause == "channel_dealer_storage" and f.channel == "channel"
+    assert f.evidence["cause"] == "field complaint_cause=channel_dealer_storage"
+
+
+def test_R_ROUTE_1_10_cause_field_accepts_the_label(food):
+    f = facts_of(food, ticket("投诉", "见附件", fields={"complaint_cause": "豆腐表面黑星较多"}))
+    assert f.cause == "black_spots"
+
+
+def test_R_ROUTE_1_10_cause_tag_when_no_field(food):
+    f = facts_of(food, ticket("投诉", "见附件", tags=["原因-burnt"]))
+    assert (f.cause, f.evidence["cause"]) == ("burnt", "tag 原因-burnt")
+
+
+def test_R_ROUTE_1_10_channel_field_overrides_the_cause_channel(food):
+    f = facts_of(food, ticket("豆腐发霉", "发霉了", fields={"complaint_channel": "通路"}))
+    assert (f.cause, f.channel, f.evidence["channel"]) == ("mould", "channel", "field complaint_channel=通路")
+
+
+# -- R-ROUTE-5.4 categories (insurer) -----------------------------------------------------------------
+
+
+def test_R_ROUTE_5_4_discipline_before_business(insurance):
+    f = facts_of(insurance, ticket("举报", "举报查勘员吃拿卡要，理赔时索要好处费。"))
+    assert f.category == "discipline" and f.flag("discipline")
+    g = facts_of(insurance, ticket("理赔慢", "车险理赔已经两周还没结果。"))
+    assert (g.category, g.evidence["category"]) == ("business", "keyword 理赔")
+    h = facts_of(insurance, ticket("投诉", "见附件", fields={"complaint_category": "纪检监察类信访"}))
+    assert h.category == "discipline"
+
+
+# -- loss amounts (R-TIER-5.3.2 / 5.3.3 / 5.3.4) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("body, amount", [
+    ("这次事故给我造成损失 3万元。", 30000.0),
+    ("要求赔偿5000元。", 5000.0),
+    ("损失约三万元，必须处理。", 30000.0),
+    ("索赔两万五千元。", 25000.0),
+    ("直接经济损失30,000元。", 30000.0),
+    ("理赔少赔了5000.01元。", 5000.01),
+    ("少赔了29999.99元", 29999.99),
+    ("3万元的损失谁来承担？", 30000.0),
+    ("要求赔偿5000元，实际损失两万元", 20000.0),  # the largest amount next to a loss word
+])
+def test_R_TIER_5_3_loss_amount_next_to_a_loss_word(insurance, body, amount):
+    f = facts_of(insurance, ticket("理赔投诉", body))
+    assert f.loss_amount == amount
+
+
+@pytest.mark.parametrize("body", [
+    "花了12元买的，保费3000元已交。",  # prices are not losses
+    "2026年3月2日打过电话，保单号 20261101。",
+    "给了我一块毛巾当赔偿",  # "一块" is a piece, not one yuan
+])
+def test_R_TIER_5_3_prices_dates_and_numbers_are_not_losses(insurance, body):
+    assert facts_of(insurance, ticket("投诉", body)).loss_amount is None
+
+
+def test_R_TIER_5_3_loss_field_wins(insurance):
+    f = facts_of(insurance, ticket("投诉", "损失3万元", fields={"loss_amount": "4,800"}))
+    assert (f.loss_amount, f.evidence["loss_amount"]) == (4800.0, "field loss_amount=4,800")
+
+
+def test_chinese_numbers():
+    assert [chinese_number(s) for s in ("三万", "两万五千", "一万二", "三千五", "十五", "二十", "十万")] == \
+        [30000, 25000, 12000, 3500, 15, 20, 100000]
+    assert chinese_number("3万") is None
+
+
+# -- people, batch, contact, target ---------------------------------------------------------------------
+
+
+def test_R_TIER_5_3_4_people_counted_and_many_people_flagged(insurance, food):
+    assert facts_of(insurance, ticket("集体投诉", "我们6人一起投诉理赔问题。")).people == 6
+    assert facts_of(insurance, ticket("投诉", "五位客户都遇到了同样的问题")).people == 5
+    assert facts_of(insurance, ticket("投诉", "我一次付了5000人民币")).people is None
+    f = facts_of(food, ticket("多人腹泻", "多人吃了以后拉肚子。"))
+    assert f.people is None and f.flag("many_people")
+
+
+def test_R_COMP_1_9_2_batch_number_from_text_or_field(food):
+    assert facts_of(food, ticket("豆腐发霉", "批号 20261101，打开就发霉。")).batch == "20261101"
+    assert facts_of(food, ticket("豆腐发霉", "生产批号：B2026-11A")).batch == "B2026-11A"
+    f = facts_of(food, ticket("豆腐发霉", "批号 111", fields={"batch_number": "X-9"}))
+    assert (f.batch, f.evidence["batch"]) == ("X-9", "field batch_number")
+    assert facts_of(food, ticket("豆腐发霉", "打开就发霉")).batch is None
+
+
+def test_R_VALID_1_4_1_contact_and_target(food):
+    f = facts_of(food, ticket("豆腐发霉", "打开就发霉"))
+    assert (f.has_contact, f.evidence["has_contact"], f.names_target) == (True, "customer email", True)
+    g = facts_of(food, ticket("发霉", "电话 13812345678", email=None))
+    assert (g.has_contact, g.evidence["has_contact"]) == (True, "text contact")
+    h = facts_of(food, ticket("发霉", "打开就坏了", email=None))
+    assert (h.has_contact, h.names_target) == (False, None)
+    assert facts_of(food, ticket("发霉", "打开就坏了", customer=False)).has_contact is None
+    i = facts_of(food, ticket("投诉", "打开就坏了", fields={"complaint_target": "质检部"}))
+    assert i.names_target is True
+
+
+# -- a person's decisions: validity (R-INVALID-6.14) and the follow-up outcome (R-CB-6.36) ----------
+
+
+@pytest.mark.parametrize("fields, tags, outcome", [
+    ({"followup_outcome": "满意"}, [], "satisfied"),
+    ({}, ["回访-不满意"], "dissatisfied"),
+    ({}, ["回访-未接通"], "unreachable"),
+    ({"followup_outcome": "dissatisfied"}, ["回访-满意"], "dissatisfied"),  # field before tag
+    ({}, ["回访-再说"], None),
+])
+def test_R_CB_6_36_followup_outcome_from_field_or_tag(food, fields, tags, outcome):
+    assert facts_of(food, ticket("回访", "", fields=fields, tags=tags)).followup_outcome == outcome
+
+
+def test_R_INVALID_6_14_validity_decision_from_field_or_tag(food):
+    assert facts_of(food, ticket("x", "", fields={"complaint_validity": "无效"})).validity == "invalid"
+    assert facts_of(food, ticket("x", "", tags=["有效性-有效"])).validity == "valid"
+    assert facts_of(food, ticket("x", "")).validity is None
+
+
+# -- flags ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, flag", [
+    ("再不处理我就找记者曝光。", "media"),
+    ("我已经请了律师，准备起诉。", "lawsuit"),
+    ("已经打了12315投诉。", "regulator"),
+    ("市质监局抽检通报了这批豆腐。", "government"),
+    ("孩子吃完一直呕吐。", "injury"),
+    ("老人吃完住院了。", "serious_injury"),
+    ("不给钱就发到网上去。", "extortion"),
+    ("客服态度恶劣，还骂人。", "attitude"),
+    ("投诉一周了至今没人处理。", "timeliness"),
+    ("送锦旗表扬你们的业务员。", "praise"),
+    ("再次投诉，上次的问题还在。", "repeat"),
+])
+def test_flags_from_keywords(food, body, flag):
+    f = facts_of(food, ticket("投诉", body))
+    assert f.flag(flag), (flag, f.flags)
+    assert f.evidence[f"flag:{flag}"].startswith("keyword ")
+
+
+def test_flags_ignore_agents_replies_and_internal_notes(food):
+    t = ticket("豆腐发霉", "打开就发霉", articles=[
+        Article(id="2", body="非常感谢您的耐心，我们会处理。", sender="Agent", type="email"),
+        Article(id="3", body="客户说要找记者曝光", internal=True, sender="Agent", type="note"),
+    ])
+    f = facts_of(food, t)
+    assert not f.flag("praise") and not f.flag("media")
+
+
+def test_flags_from_tag_and_field_by_name_or_label(food):
+    f = facts_of(food, ticket("投诉", "见附件", tags=["标记-媒体曝光"],
+                              fields={"complaint_flags": "lawsuit, 严重伤害"}))
+    assert f.flag("media") and f.flag("lawsuit") and f.flag("serious_injury")
+    assert f.evidence["flag:media"] == "tag 标记-媒体曝光"
+    assert f.evidence["flag:lawsuit"] == "field complaint_flags"
+
+
+def test_negated_injury_is_not_a_flag(food):
+    f = facts_of(food, ticket("豆腐发霉", "发霉了，好在没有住院，也没腹泻。"))
+    assert not f.flag("serious_injury") and not f.flag("injury")
+
+
+def test_html_bodies_are_stripped(food):
+    body = '<p>豆腐<b>发霉</b>了</p><a href="https://example.com/媒体曝光">图片</a>'
+    t = ticket("投诉", "", articles=[Article(id="1", body=body, content_type="text/html", sender="Customer")])
+    f = facts_of(food, t)
+    assert f.cause == "mould" and not f.flag("media")  # markup is not text
+
+
+def test_expression_syntax():
+    assert match_expression("包装未开封，里面有虫", "虫|蛆 + 未开封|没开封") == "虫+未开封"
+    assert match_expression("里面有虫", "虫|蛆 + 未开封") is None
+    assert match_expression("没有发霉", "发霉", ["没有"], 2) is None
+    assert match_expression("没几天就发霉", "发霉", ["没"], 2) == "发霉"
+
+
+# -- R-REC-4.15: facts recorded for reports --------------------------------------------------------------
+
+
+def test_R_REC_4_15_facts_are_recorded(food):
+    host = make_host("food", keep=("facts",))
+    result = evaluate(host, ticket("豆腐发霉", "批号 20261101，我们3人吃了都腹泻，医药费损失5000元。"))
+    rec = one(result, "facts", "record_complaint")
+    assert rec.rule_id == "R-REC-4.15"
+    assert rec.values == {"batch": "20261101", "loss_amount": 5000.0, "people": 3}
+    # Nothing new: nothing recorded again.
+    again = evaluate(host, ticket("豆腐发霉", "批号 20261101，我们3人吃了都腹泻，医药费损失5000元。"),
+                     record=dict(result.record))
+    assert [e for e in again.effects if e.source == "facts"] == []
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+
+def test_unknown_flag_and_bad_regex_are_config_errors():
+    with pytest.raises(PluginConfigError) as err:
+        make_host("food", keep=("facts",), sections={"facts": {"flags": {"vip": {"label": "贵宾", "keywords": []}}}})
+    assert "[policies.facts]" in str(err.value) and "unknown flag(s) vip" in str(err.value)
+    with pytest.raises(PluginConfigError, match="invalid regular expression"):
+        make_host("food", keep=("facts",), sections={"facts": {"batch_patterns": ["批号(("]}})
