@@ -100,6 +100,10 @@ class Connector(abc.ABC):
     #: Seconds between reconciliation polls when ``[worker] sync_interval`` is 0 (unset); 0 = none.
     #: Helpdesks whose webhooks are never retried (Odoo) need a continuous poll.
     reconcile_interval: ClassVar[float] = 0.0
+    #: Whether writing a to-do takes the ticket out of its closed state (Zammad shows to-dos as a
+    #: "pending reminder" state; Odoo's activities leave the stage alone). kesu then does not
+    #: mistake its own reminder for the customer reopening the ticket.
+    todo_reopens: ClassVar[bool] = False
 
     @abc.abstractmethod
     def parse_webhook(

@@ -107,7 +107,9 @@ class Pipeline:
         for source, values in plan.state.items():
             new_state[source] = {**new_state.get(source, {}), **values}
         host_state["applied"] = result.applied
-        host_state["closed"] = ticket.closed
+        # kesu's own reminder reopens a closed Zammad ticket: remember it as open, so the next
+        # read does not report the customer "reopening" it.
+        host_state["closed"] = ticket.closed and not (writes.todos and type(self.connector).todo_reopens)
         new_state[HOST_NS] = host_state
         ids = [e.id for e in events]
         with self.engine.begin() as conn:

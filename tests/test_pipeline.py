@@ -295,3 +295,33 @@ def test_ledger_entries_with_one_dedupe_key_are_written_once(engine, setup):
     worker.drain()
     rows = [e for e in Ledger(engine).entries() if e.rule_id == "R-PEN-5.6.2-admon"]
     assert len(rows) == 1 and rows[0].ticket_key == "zammad:1"
+
+
+def test_own_reminder_is_not_mistaken_for_a_reopen(engine, setup):
+    from kesu.effects import FollowUpTodo
+
+    kinds = []
+
+    class Callback:
+        @hookimpl
+        def kesu_evaluate(self, event, now):
+            kinds.append(event.kind)
+            if event.kind is EventKind.closed:
+                return [FollowUpTodo(rule_id="R-CB-6.36", key="callback", summary="回访",
+                                     due_at=now + timedelta(hours=48))]
+
+    conn, _, worker = setup(Callback())
+    type(conn).todo_reopens = True  # like Zammad: the to-do is a "pending reminder" state
+    try:
+        enqueue(engine, delivery="a", kind="created")
+        worker.drain()
+        conn.tickets["1"].closed, conn.tickets["1"].state = True, "closed"
+        enqueue(engine, delivery="b", kind="updated")
+        worker.drain()
+        # The connector wrote the reminder: the ticket is open ("pending reminder") now.
+        conn.tickets["1"].closed, conn.tickets["1"].state = False, "pending reminder"
+        enqueue(engine, delivery="c", kind="updated")
+        worker.drain()
+        assert kinds == [EventKind.created, EventKind.closed, EventKind.updated]
+    finally:
+        type(conn).todo_reopens = False

@@ -150,6 +150,7 @@ class ZammadConnector(Connector):
     """
 
     identifier: ClassVar[str] = "zammad"
+    todo_reopens: ClassVar[bool] = True  # a to-do is the "pending reminder" state
 
     def __init__(
         self,

@@ -56,8 +56,13 @@ def test_disabling_a_plugin_in_the_config_removes_its_effects(sandbox, db_url):
     try:
         tid = sandbox.create_ticket(*COMPLAINT)["id"]
         wait_until(lambda: stack.services.inbox.depth()["done"] == 1)
+        stack.idle()
         ticket = sandbox.ticket(tid)
-        assert stack.notes(tid) == [] and ticket["tags"] == [] and ticket["priority"] == "2 normal"
+        # No tier, no tier tag, no priority change; the other policies still work.
+        assert not any(t.startswith("客诉-") and t.endswith("类") for t in ticket["tags"])
+        assert ticket["priority"] == "2 normal"
+        assert all("R-TIER-" not in n["body"] for n in stack.notes(tid))
+        assert all(r["plugin"] != "severity" for r in store.audit_for(stack.services.engine, f"zammad:{tid}"))
     finally:
         stack.stop()
 
