@@ -359,8 +359,8 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
         ]
         if valid != 0:
             effects += [
-                InternalNote(rule_id=EXPLAIN_RULE, text="已确认为无效投诉：呼叫中心须向客户解释原因（不自动关闭工单）",
-                             text_en="Confirmed invalid: the call centre explains this to the customer (ticket stays open)"),
+                InternalNote(rule_id=EXPLAIN_RULE, text="已确认为无效投诉：请向客户解释无效原因（工单不会自动关闭）",
+                             text_en="Confirmed invalid: explain the reason to the customer (the ticket stays open)"),
             ]
         return effects + _untag(v.proposed_tag, INVALID_RULE)
     if facts.validity == "valid":
@@ -386,10 +386,10 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
     # "tier": the facts were concrete enough to classify the complaint.
     missing = [name for name in v.require if not (tier if name == "tier" else getattr(facts, name))]
     if not missing:
-        return [RecordComplaint(rule_id=VALID_RULE, values={"valid": 1}, reason="有效客诉",
-                                reason_en="valid complaint")]
-    if state.get("validity_asked"):
-        return []
+        return [RecordComplaint(rule_id=VALID_RULE, values={"valid": 1, "invalid_proposed": False},
+                                reason="有效客诉", reason_en="valid complaint")]
+    if state.get("validity_asked") or tier is None:
+        return []  # asked before; or the tier note already asks for the facts
     what = "、".join(_FACT_NAMES_ZH[m] for m in missing)
     return [
         InternalNote(rule_id=VALID_RULE, text=f"有效性待定：缺少{what}，请补充",

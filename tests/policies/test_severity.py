@@ -98,6 +98,7 @@ def test_R_TIER_1_9_1_unclassified_is_asked_once(food):
     assert notes(first, "severity")[0] == (
         "R-TIER-1.9.1", "未能判定客诉等级：请在字段 complaint_tier 填写 A/B/C，或补充问题描述")
     assert not of(first, "severity", "set_priority") and "tier" not in first.record
+    assert len(notes(first, "severity")) == 1, "validity is not asked about before the tier"
     second = case.run(EventKind.updated)
     assert not [n for n in notes(second, "severity") if n[0] == "R-TIER-1.9.1"]
 
@@ -287,7 +288,7 @@ def test_R_SPECIAL_1_11_insurer_regulator_is_major(insurance):
 def test_R_VALID_1_4_1_target_facts_and_contact_make_it_valid(food):
     result = evaluate(food, ticket("豆腐发霉", "昨天买的豆腐发霉了。"))
     rec = [e for e in of(result, "severity", "record_complaint") if "valid" in e.values]
-    assert [(e.rule_id, e.values) for e in rec] == [("R-VALID-1.4.1", {"valid": 1})]
+    assert [(e.rule_id, e.values) for e in rec] == [("R-VALID-1.4.1", {"valid": 1, "invalid_proposed": False})]
     assert result.record["valid"] == 1
 
 
@@ -316,7 +317,7 @@ def test_R_INVALID_6_14_proposed_then_confirmed_by_a_person(food):
     case.ticket = ticket("豆腐发霉", "匿名投诉：豆腐发霉了。", fields={"complaint_validity": "无效"}, tags=["待确认无效"])
     confirmed = case.run(EventKind.updated)
     assert case.record["valid"] == 0 and case.record["invalid_proposed"] is True
-    assert ("R-FB-6.35", "已确认为无效投诉：呼叫中心须向客户解释原因（不自动关闭工单）") in notes(confirmed, "severity")
+    assert ("R-FB-6.35", "已确认为无效投诉：请向客户解释无效原因（工单不会自动关闭）") in notes(confirmed, "severity")
     assert ("无效投诉",) in [e.tags for e in of(confirmed, "severity", "add_tags")]
     assert one(confirmed, "severity", "remove_tags").tags == ("待确认无效",)
     assert {e.type for e in confirmed.effects} <= {"set_priority", "add_tags", "remove_tags", "record_complaint",
@@ -360,3 +361,62 @@ def test_every_profile_configures_severity(profile):
     cfg = host.configs["severity"]
     assert cfg.scheme == {"food": "food", "insurance": "loss"}.get(profile, "service")
     assert cfg.special.enabled and cfg.validity.enabled
+
+
+# -- through the real pipeline and store (SQLite and PostgreSQL) ------------------------------------
+
+
+def test_R_INVALID_6_14_through_the_pipeline_then_R_ROUTE_1_10_group_written(engine):
+    from kesu.pipeline import Pipeline
+    from kesu.settings import WorkerSettings
+    from kesu.store import tickets as store
+    from kesu.worker import Worker
+    from plugins.plan import NoteRenderer
+    from tests.policies.classify_kit import NOW
+    from tests.test_pipeline import MemoryConnector, enqueue
+
+    class Recording(MemoryConnector):
+        def __init__(self, tickets):
+            super().__init__(tickets)
+            self.writes = []
+
+        def apply(self, ticket, writes):
+            self.writes.append(writes)
+            if writes.group is not None:
+                self.tickets[ticket.ref.id].group = writes.group
+            for tag in writes.remove_tags:
+                self.tickets[ticket.ref.id].tags.remove(tag)
+            return super().apply(ticket, writes)
+
+    t = ticket("豆腐发霉", "匿名投诉：豆腐打开就发霉了，批号 20261101。", tid="1")
+    conn = Recording({"1": t})
+    host = make_host("food", keep=("facts", "severity", "routing", "compensation"))
+    pipeline = Pipeline(engine=engine, connector=conn, host=host, renderer=NoteRenderer("zh"), clock=lambda: NOW)
+    worker = Worker(pipeline, WorkerSettings(max_attempts=1), clock=lambda: NOW)
+    enqueue(engine, delivery="a")
+    worker.drain()
+    first = conn.writes[-1]
+    assert first.group == "生产班组" and first.add_tags == ["客诉-A类", "待确认无效"]
+    assert "疑似无效投诉（对象或内容不明确、无法查实），仅提议，须人工确认" in first.note
+    assert "分派至 生产班组：责任部门 煮浆人员、生产班组（原因 mould） [R-ROUTE-1.10]" in first.note
+    assert "[R-COMP-1.9.2-A]" in first.note
+    rec = store.get_complaint(engine, "zammad:1")
+    assert (rec["tier"], rec["scheme"], rec["cause"], rec["units"], rec["valid"], rec["invalid_proposed"]) == (
+        "A", "food", "mould", ["煮浆人员", "生产班组"], None, 1)
+    assert rec["extra"]["batch"] == "20261101" and rec["extra"]["tier_order"] == ["C", "B", "A"]
+    # The dispatcher confirms: invalid. One write; the record says invalid; nothing closes it.
+    conn.tickets["1"].fields["complaint_validity"] = "无效"
+    enqueue(engine, delivery="b", kind="updated")
+    worker.drain()
+    second = conn.writes[-1]
+    assert second.add_tags == ["无效投诉"] and second.remove_tags == ["待确认无效"]
+    assert "已确认为无效投诉：请向客户解释无效原因（工单不会自动关闭） [R-FB-6.35]" in second.note
+    assert not conn.tickets["1"].closed
+    rec = store.get_complaint(engine, "zammad:1")
+    assert (rec["valid"], rec["invalid_proposed"], rec["tier"]) == (0, 1, "A")
+    # Nothing new: read once, write nothing.
+    writes = len(conn.writes)
+    conn.calls.clear()
+    enqueue(engine, delivery="c", kind="updated")
+    worker.drain()
+    assert conn.calls == ["GET"] and all(w.is_empty() for w in conn.writes[writes:])
