@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -47,10 +48,13 @@ class Services:
     pipeline: Pipeline
     inbox: Inbox
     runners: list[Runner] = field(default_factory=list)
+    #: "Now" for the pipeline, the workers, the timer loop and the intake's receipt times; a test
+    #: may pass a controllable clock to run a ticket's life at chosen instants.
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def build(cls, settings: Settings, *, run_migrations: bool = True,
-              load_entrypoints: bool = True) -> Services:
+              load_entrypoints: bool = True, clock: Callable[[], datetime] = utcnow) -> Services:
         engine = make_engine(settings.store.url)
         if run_migrations:
             migrate(engine)
@@ -59,12 +63,12 @@ class Services:
         connector_cls = host.connector_class(settings.helpdesk.kind)
         connector = connector_cls(settings.helpdesk)  # type: ignore[call-arg]
         renderer = NoteRenderer(settings.notes.language, settings.notes.timezone)
-        pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer)
+        pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer, clock=clock)
         return cls(settings=settings, engine=engine, host=host, connector=connector,
-                   pipeline=pipeline, inbox=pipeline.inbox)
+                   pipeline=pipeline, inbox=pipeline.inbox, clock=clock)
 
     def start_workers(self, *, timers: bool = True) -> Runner:
-        runner = Runner(self.pipeline, self.settings.worker, timers=timers)
+        runner = Runner(self.pipeline, self.settings.worker, timers=timers, clock=self.clock)
         interval = self.settings.worker.sync_interval or type(self.connector).reconcile_interval
         if interval > 0:
             runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
@@ -129,7 +133,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         kept = {k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in headers.items()}
         rejected_id = await to_thread.run_sync(
             lambda: services.inbox.reject(helpdesk=helpdesk, status_code=status, reason=reason,
-                                          headers=kept, body=body[:max_body], at=utcnow())
+                                          headers=kept, body=body[:max_body], at=services.clock())
         )
         log.warning("rejected webhook %s (%d): %s", rejected_id, status, reason)
         return JSONResponse({"error": reason, "rejected_id": rejected_id}, status_code=status)
@@ -152,7 +156,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
             return await reject(exc.status, exc.reason, headers, body)
         event = NewEvent(
             helpdesk=helpdesk, ticket_id=hint.ref.id, kind=hint.kind.value, source="webhook",
-            received_at=utcnow(), delivery_id=hint.delivery_id,
+            received_at=services.clock(), delivery_id=hint.delivery_id,
             payload={"actor": hint.actor, **hint.facts},
             status="skipped" if hint.self_caused else "pending",
         )

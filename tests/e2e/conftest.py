@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -94,12 +95,14 @@ class Stack:
 
 
 def start_stack(sandbox: SandboxZammad, db_url: str, *, workers: bool = True,
-                configure: Callable[[Settings], None] | None = None, wire: bool = True) -> Stack:
+                configure: Callable[[Settings], None] | None = None, wire: bool = True,
+                clock: Callable[[], datetime] | None = None) -> Stack:
+    """``clock``: kesu's "now" (pass the sandbox's clock too, to run tickets at chosen instants)."""
     port = free_port()
     settings = kesu_settings(sandbox, db_url, port)
     if configure is not None:
         configure(settings)
-    services = Services.build(settings, load_entrypoints=False)
+    services = Services.build(settings, load_entrypoints=False, **({"clock": clock} if clock else {}))
     app = create_app(services, workers=workers)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="on"))

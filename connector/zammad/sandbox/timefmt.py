@@ -77,3 +77,8 @@ class Clock:
 
     def now_str(self) -> str:
         return fmt(self.now())
+
+    def reset(self) -> None:
+        """Forget the last reading: a test clock (``source``) was moved back in time."""
+        with self._lock:
+            self._last = None
