@@ -146,11 +146,11 @@ class _OdooTransport(HttpTransport):
         if isinstance(error, TransientError):
             return error
         name = _odoo_error_body(response).get("name")
-        cls = error_class(name if isinstance(name, str) else None, response.status_code,
-                          error.helpdesk_message)
-        if cls is type(error):
-            return error
-        return cls(error.message, method=error.method, url=error.url, status=error.status,
+        name = name if isinstance(name, str) and name else None
+        cls = error_class(name, response.status_code, error.helpdesk_message)
+        # Like the legacy envelope's errors: Odoo's exception name, the status stays in the URL part.
+        message = f"failed: {name.rsplit('.', 1)[-1]}" if name else error.message
+        return cls(message, method=error.method, url=error.url, status=error.status,
                    helpdesk_message=error.helpdesk_message)
 
 
@@ -455,6 +455,8 @@ def _named(exc: HelpdeskError, model: str, method: str) -> HelpdeskError:
     if isinstance(exc, NotFound) and exc.status == 404 and not _is_missing_record(exc):
         message = (f"{model}.{method}: Odoo has no such model or public method "
                    "(is the helpdesk app installed? right flavour?)")
+    elif exc.message.startswith("failed: "):
+        message = f"{model}.{method} {exc.message}"
     else:
         message = f"{model}.{method}: {exc.message}"
     return type(exc)(message, method=exc.method, url=exc.url, status=exc.status,

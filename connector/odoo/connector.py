@@ -42,7 +42,13 @@ from connector.base import (
     WriteSet,
     change_delivery_id,
 )
-from connector.errors import InvalidRequest, NotFound, ProtocolError, WebhookRejected
+from connector.errors import (
+    ConnectorUnavailable,
+    InvalidRequest,
+    NotFound,
+    ProtocolError,
+    WebhookRejected,
+)
 from connector.http import loads
 from connector.odoo.client import JSON, OdooClient, OdooVersion
 from connector.odoo.options import FLAVOURS, Flavour, OdooOptions
@@ -64,6 +70,7 @@ WEBHOOK_SINCE = 17  # "Send Webhook Notification" server actions exist from 17.0
 HTML_BODY_SINCE = 17  # message_post escapes a str body from 17.0 unless body_is_html
 TODO_XMLID = ("mail", "mail_activity_data_todo")
 LOOKUP_REFRESH_SECONDS = 60.0
+ANNOUNCE_SECONDS = 120.0  # how long a webhook's write_date is awaited in reads
 
 
 # Ticket fields kesu reads when the instance has them (fields_get decides).
@@ -189,6 +196,9 @@ class OdooConnector(Connector):
         self._stages_loaded_at: float | None = None
         self._activity_refs: tuple[int, int] | None = None  # (ir.model id, to-do type id)
         self._recovery: dict[str, bool] = {}  # ticket id -> marker note found (see module doc)
+        # ticket id -> (write_date a webhook announced, when): see ``_check_committed``
+        self._announced: dict[str, tuple[datetime | None, float]] = {}
+        self._announced_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OdooConnector(name={self.name!r}, client={self.client!r})"
@@ -292,12 +302,15 @@ class OdooConnector(Connector):
         actor = str(writer[0]) if writer else None
         bot = self.bot_user_id
         created = bool(payload.get("create_date")) and payload.get("create_date") == write_date
+        self_caused = bot is not None and actor == bot
+        if not self_caused:
+            self._announce(str(ticket_id), changed_at)
         return WebhookHint(
             ref=TicketRef(helpdesk=self.name, id=str(ticket_id)),
             kind=EventKind.created if created else EventKind.updated,
             delivery_id=change_delivery_id(str(ticket_id), changed_at) if changed_at else None,
             actor=actor,
-            self_caused=bot is not None and actor == bot,
+            self_caused=self_caused,
             facts={"action": payload.get("_action"), "write_date": write_date,
                    "stage_id": payload.get("stage_id")},
         )
@@ -308,6 +321,7 @@ class OdooConnector(Connector):
         schema = self.schema
         rid = _record_id(ticket_id)
         rows = self.client.read(TICKET_MODEL, [rid], schema.read_fields)
+        self._check_committed(str(rid), rows[0] if rows else None)
         if not rows:
             raise NotFound(f"Odoo has no {TICKET_MODEL} {rid} (deleted, or not visible to the bot)")
         raw = rows[0]
@@ -345,6 +359,39 @@ class OdooConnector(Connector):
             created_at=odoo_time(raw.get("create_date")),
             updated_at=odoo_time(raw.get("write_date")),
             updated_by=str(writer[0]) if writer else None,
+        )
+
+    def _announce(self, ticket_id: str, changed_at: datetime | None) -> None:
+        now = time.monotonic()
+        with self._announced_lock:
+            for key in [k for k, (_, at) in self._announced.items() if now - at > ANNOUNCE_SECONDS]:
+                del self._announced[key]
+            previous = self._announced.get(ticket_id, (None, now))[0]
+            if previous is not None and (changed_at is None or previous > changed_at):
+                changed_at = previous
+            self._announced[ticket_id] = (changed_at, now)
+
+    def _check_committed(self, ticket_id: str, raw: JSON | None) -> None:
+        """Odoo 17/18 post the webhook *inside* the writing transaction, before its commit: a read
+        right after it may not see the new ticket or the change yet. Then the read is retried
+        (a transient error) instead of dead-lettering a missing ticket or deciding on stale data
+        -- the poll could not bring that change back, its change id being already taken.
+
+        Known only for webhooks this process received (``kesu serve``); see docs/odoo.md.
+        """
+        with self._announced_lock:
+            announced = self._announced.get(ticket_id)
+            if announced is None or time.monotonic() - announced[1] > ANNOUNCE_SECONDS:
+                self._announced.pop(ticket_id, None)
+                return
+            seen = odoo_time(raw.get("write_date")) if raw is not None else None
+            if raw is not None and (announced[0] is None or (seen is not None and seen >= announced[0])):
+                del self._announced[ticket_id]
+                return
+        what = "does not exist yet" if raw is None else f"still shows write_date {raw.get('write_date')}"
+        raise ConnectorUnavailable(
+            f"{TICKET_MODEL} {ticket_id} {what}, although a webhook announced a change at "
+            f"{announced[0]}: Odoo has not committed it yet; retrying"
         )
 
     def _login(self, user_id: int) -> str | None:

@@ -143,6 +143,18 @@ def test_access_error_as_a_user_sees_it_on_jsonrpc(make_client, make_stub):
         "You are not allowed to modify 'Helpdesk Ticket' (helpdesk.ticket) records.")
 
 
+def test_access_error_as_a_user_sees_it_on_json2(make_client, make_stub):
+    stub = make_stub("json2")
+    stub.on("helpdesk.ticket", "write", _raise(StubError(
+        "odoo.exceptions.AccessError",
+        "You are not allowed to modify 'Helpdesk Ticket' (helpdesk.ticket) records.", 403)))
+    with pytest.raises(PermissionDenied) as caught:
+        make_client("json2").write("helpdesk.ticket", [42], {"priority": "3"})
+    assert str(caught.value) == (
+        f"helpdesk.ticket.write failed: AccessError (POST {BASE}/json/2/helpdesk.ticket/write -> 403) "
+        "helpdesk said: You are not allowed to modify 'Helpdesk Ticket' (helpdesk.ticket) records.")
+
+
 @responses.activate
 def test_session_expired_is_authentication_failed(make_client):
     responses.post(f"{BASE}/jsonrpc", json={"jsonrpc": "2.0", "id": 1, "error": {

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from connector.base import Todo, WriteSet, change_delivery_id
-from connector.errors import InvalidRequest, NotFound, WebhookRejected
+from connector.errors import ConnectorUnavailable, InvalidRequest, NotFound, WebhookRejected
 from connector.odoo.connector import OdooConnector
 from connector.odoo.options import OdooOptions
 from connector.odoo.values import html_text, note_html, odoo_time, priority_values
@@ -189,6 +189,23 @@ def test_a_missing_ticket_is_not_found(make_connector, make_stub):
     stub.on("helpdesk.ticket", "read", [])
     with pytest.raises(NotFound, match="Odoo has no helpdesk.ticket 99"):
         make_connector().get_ticket("99")
+
+
+def test_a_read_before_odoo_committed_the_announced_change_is_retried(make_connector, make_stub):
+    # Odoo 17/18 post the webhook inside the writing transaction: a read may come before the commit.
+    stub = make_stub("jsonrpc")
+    with_lookups(stub)
+    rows: list = [[], [{**TICKET_ROW, "write_date": "2025-03-04 09:12:44"}], [TICKET_ROW], []]
+    stub.on("helpdesk.ticket", "read", lambda ids, p: rows.pop(0))
+    conn = make_connector()
+    conn.parse_webhook({}, body(), {"token": SECRET})
+    with pytest.raises(ConnectorUnavailable, match="helpdesk.ticket 42 does not exist yet.*not committed"):
+        conn.get_ticket("42")
+    with pytest.raises(ConnectorUnavailable, match="still shows write_date 2025-03-04 09:12:44"):
+        conn.get_ticket("42")
+    assert conn.get_ticket("42").updated_at == T
+    with pytest.raises(NotFound):  # nothing announced any more: a missing ticket is gone
+        conn.get_ticket("42")
 
 
 def test_closed_on_16_comes_from_the_stage_fold(make_connector, make_stub):
