@@ -4,7 +4,8 @@
 
 * ``POST /webhooks/{kind}`` -- the helpdesk's webhook (``/webhooks/zammad``);
 * ``GET /healthz`` -- the store answers;
-* ``GET /metrics`` -- Prometheus.
+* ``GET /metrics`` -- Prometheus;
+* ``/admin/api/...`` and ``/admin`` -- the admin API and page (``kesu.admin``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class Services:
         interval = self.settings.worker.sync_interval or type(self.connector).reconcile_interval
         if interval > 0:
             runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
+        if timers and self.settings.reports.automatic:
+            from kesu.report.runs import report_loop  # last month's report, once (R-RPT-4.27)
+
+            runner.add_loop("kesu-reports", report_loop(self.engine, self.settings.reports, self.host.notify))
         runner.start()
         self.runners.append(runner)
         return runner
@@ -185,6 +190,9 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    from kesu.admin import mount_admin  # /admin/api and the /admin page
+
+    mount_admin(app, services)
     return app
 
 

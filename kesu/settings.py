@@ -98,6 +98,37 @@ class NoteSettings(_Section):
     timezone: str = Field("Asia/Shanghai", description="Time zone of dates shown in notes")
 
 
+class ReportSettings(_Section):
+    """``[reports]`` -- the automatic reports (R-RPT-4.27: last month's within the first 10 days)."""
+
+    directory: str = Field("reports", description="Where report files are written (relative: to the working dir)")
+    timezone: str = Field("Asia/Shanghai", description="Months start at local midnight in this zone")
+    automatic: list[Literal["monthly", "quarterly", "yearly"]] = Field(
+        default_factory=lambda: ["monthly", "quarterly", "yearly"],
+        description="Reports the worker produces by itself once the period is over; [] = none")
+    day: int = Field(1, ge=1, le=10, description="Day of the month to produce them (R-RPT-4.27: by the 10th)")
+    time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time of day (HH:MM)")
+    formats: list[Literal["xlsx", "html", "md", "json"]] = Field(
+        default_factory=lambda: ["xlsx", "html", "md", "json"], description="Files written for each report")
+    recipients: list[str] = Field(
+        default_factory=lambda: ["客服中心"], description="Told where the report is (kesu_notify hook)")
+    check_interval: float = Field(60.0, gt=0, description="Seconds between checks of the worker's report loop")
+
+
+class AdminToken(_Section):
+    token: SecretStr = Field(description="Bearer token (generate one with `kesu admin token NAME`)")
+    scopes: list[Literal["read", "write"]] = Field(
+        default_factory=lambda: ["read"], description="read: see everything; write: also act")
+
+
+class AdminSettings(_Section):
+    """``[admin]`` -- the admin API (/admin/api) and page (/admin). No token, no access."""
+
+    tokens: dict[str, AdminToken] = Field(
+        default_factory=dict, description="[admin.tokens.<name>]: the name is recorded as who decided")
+    secure_cookie: bool = Field(False, description="Send the page's login cookie over HTTPS only")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KESU_", env_nested_delimiter="__", extra="forbid", toml_file=None
@@ -110,6 +141,8 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
     profile: str = Field(
         "food", description="Industry profile whose values fill unset [policies.*] keys "
         "(food, insurance, realestate, retail, utility)"

@@ -21,10 +21,10 @@ def ev(ticket_id="1", delivery="d1", kind="updated", source="webhook", at=T0, st
 
 def test_migrations_create_every_table_and_are_idempotent(engine):
     migrate(engine)  # second run: nothing to do, no error
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     tables = set(inspect(engine).get_table_names())
     assert {"inbox", "rejected_webhooks", "ticket_state", "outbox", "timers", "audit_log",
-            "ledger", "followups", "cursors", "complaints"} <= tables
+            "ledger", "followups", "cursors", "complaints", "reports"} <= tables
 
 
 def test_duplicate_delivery_is_stored_once(engine):

@@ -10,6 +10,7 @@
 * ``followups`` -- follow-up calls (回访, R-CB-6.36) and their outcomes.
 * ``complaints`` -- the complaint record (客户投诉记录表) per ticket: the facts reports use.
 * ``cursors`` -- catch-up poll positions.
+* ``reports`` -- report files produced (R-RPT-4.27); ``run_key`` makes the automatic run once per period.
 """
 
 from __future__ import annotations
@@ -199,3 +200,20 @@ cursors = Table(
     Column("value", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # monthly | quarterly | yearly | major
+    Column("period", String(140), nullable=False),  # 2026-03, 2026-Q1, 2026, or the ticket key (major)
+    Column("trigger", String(16), nullable=False),  # schedule | admin | cli
+    Column("run_key", String(64), unique=True),  # "monthly:2026-03" for the automatic run, else NULL
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("files", JSON, nullable=False),  # {"xlsx": "/path/kesu-monthly-2026-03.xlsx", ...}
+    Column("requested_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+)
+Index("ix_reports_period", reports.c.kind, reports.c.period)
