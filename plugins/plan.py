@@ -176,7 +176,7 @@ _TEMPLATES = {
         "timer": "时限 {key}：{due}",
         "todo": "待办：{summary}，截止 {due}",
         "notify": "通知 {value}：{message}",
-        "ledger": "台账提议：{kind} {subject} {amount}",
+        "ledger": "台账{status}：{kind} {subject}{amount}",
         "conflict": "冲突：{what} 采用 {kept}（{kept_src}），未采用 {dropped}（{dropped_src}）",
         "failure": "插件 {plugin} 出错，其决定未执行：{error}",
     },
@@ -192,11 +192,29 @@ _TEMPLATES = {
         "timer": "Deadline {key}: {due}",
         "todo": "To-do: {summary}, due {due}",
         "notify": "Notify {value}: {message}",
-        "ledger": "Ledger proposal: {kind} {subject} {amount}",
+        "ledger": "Ledger {status}: {kind} {subject}{amount}",
         "conflict": "Conflict: {what} kept {kept} ({kept_src}), dropped {dropped} ({dropped_src})",
         "failure": "Plugin {plugin} failed, its decisions were not applied: {error}",
     },
 }
+
+
+_LEDGER_WORDS = {
+    "zh": {"proposed": "提议", "confirmed": "记账", "penalty": "罚款", "reward": "奖励", "admonition": "诫勉",
+           "score": "考核扣分"},
+    "en": {"proposed": "proposal", "confirmed": "entry", "penalty": "fine", "reward": "reward",
+           "admonition": "admonition", "score": "score deduction"},
+}
+
+
+def _amount(entry: Any, lang: str) -> str:
+    """`` 1000 元`` / `` 500–2000 元`` for a range (a person decides), ``""`` without an amount."""
+    unit = " 元" if lang == "zh" else " yuan"
+    if entry.amount is not None:
+        return f" {entry.amount:g}{unit}"
+    if entry.amount_min is not None and entry.amount_max is not None:
+        return f" {entry.amount_min:g}–{entry.amount_max:g}{unit}"
+    return ""
 
 
 class NoteRenderer:
@@ -321,8 +339,12 @@ def diff(
     for n in plan.notifications:
         note(_digest("notify", n.rule_id, n.recipients, n.message), renderer.line("notify", n, value="、".join(n.recipients), message=n.message))
     for entry in plan.ledger:
-        amount = entry.amount if entry.amount is not None else f"{entry.amount_min}–{entry.amount_max}"
-        note(_digest("ledger", entry.rule_id, entry.subject, amount), renderer.line("ledger", entry, kind=entry.kind, subject=entry.subject, amount=amount))
+        amount = _amount(entry, renderer.lang)
+        # The digest keeps its earlier form, so lines written before are not written again.
+        key = entry.amount if entry.amount is not None else f"{entry.amount_min}–{entry.amount_max}"
+        note(_digest("ledger", entry.rule_id, entry.subject, key),
+             renderer.line("ledger", entry, kind=_LEDGER_WORDS[renderer.lang].get(entry.kind, entry.kind),
+                           status=_LEDGER_WORDS[renderer.lang][entry.status], subject=entry.subject, amount=amount))
     for c in plan.conflicts:
         note(
             _digest("conflict", c.what, _value(c.kept), _value(c.dropped)),

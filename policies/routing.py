@@ -19,6 +19,7 @@ only a cause or category an agent sets (field or tag) re-routes it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,7 +96,7 @@ def kesu_policy_config() -> type[BaseModel]:
 @hookimpl
 def kesu_evaluate(
     event: TicketEvent, ticket: Ticket, state: Mapping[str, Any], config: RoutingConfig, facts: Facts,
-    record: Mapping[str, Any],
+    record: Mapping[str, Any], now: datetime,
 ) -> Iterable[Effect] | None:
     if event.kind is EventKind.timer_fired:
         return None
@@ -145,6 +146,9 @@ def kesu_evaluate(
             all_units = "、".join(units)
             effects.append(AssignGroup(rule_id=rule, group=spec.group, reason=f"责任部门 {all_units}（{basis}）",
                                        reason_en=f"responsible unit(s) {', '.join(units)} ({basis})"))
+            if not record.get("dispatched_at"):
+                # Dispatched now, by this write: the dispatch deadline (R-SLA-1.4.4, R-SLA-5.5.1) is met.
+                values["dispatched_at"] = now.isoformat()
             if spec.owner:
                 effects.append(AssignOwner(rule_id=rule, owner=spec.owner, reason=f"责任部门 {unit} 的处理人",
                                            reason_en=f"handler of {unit}"))

@@ -242,6 +242,10 @@ def kesu_evaluate(
     record: Mapping[str, Any],
 ) -> Iterable[Effect] | None:
     if event.kind is EventKind.timer_fired:
+        # An escalation (R-ESC-*) raised the tier in the record: show it on the ticket (tier tag,
+        # priority) now -- escalations by timer would otherwise wait for the next ticket change.
+        if record.get("scheme") == config.scheme and _rank(config, record.get("tier")) > _rank(config, state.get("tier")):
+            return _tier(ticket, state, config, facts, record)[0]
         return None
     effects, tier = _tier(ticket, state, config, facts, record)
     if config.special.enabled:

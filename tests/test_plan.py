@@ -9,6 +9,7 @@ from kesu.effects import (
     AssignGroup,
     CancelTimer,
     InternalNote,
+    LedgerEntry,
     RemoveTags,
     ScheduleTimer,
     SetPriority,
@@ -95,3 +96,26 @@ def test_diff_skips_writes_the_ticket_already_shows_but_still_explains(make_tick
     result = diff(_plan(), ticket, {}, NoteRenderer("en"))
     assert result.writes.priority is None and result.writes.add_tags == []
     assert "Priority → urgent" in result.writes.note and "replace 1:10" in result.writes.note
+
+
+def test_ledger_lines_say_entry_or_proposal_kind_and_amount_in_the_notes_language(make_ticket):
+    """R-PEN-5.6.2 fixed fine (recorded), R-PEN-6.40 range (a person decides), R-PEN-5.6.4 score
+    and R-REW-6.43 reward without an amount."""
+    plan = merge(REF, [
+        eff(LedgerEntry, "penalties", rule_id="R-PEN-5.6.2", kind="penalty", subject="公司负责人", amount=1000,
+            status="confirmed"),
+        eff(LedgerEntry, "penalties", rule_id="R-PEN-6.40", kind="penalty", subject="agent1", amount_min=1000,
+            amount_max=5000, reason="个人原因致投诉停滞并升级"),
+        eff(LedgerEntry, "penalties", rule_id="R-PEN-5.6.4", kind="score", subject="agent1"),
+        eff(LedgerEntry, "penalties", rule_id="R-REW-6.43", kind="reward", subject="agent1"),
+    ], PRECEDENCE)
+    zh = diff(plan, make_ticket(), {}, NoteRenderer("zh")).note_lines
+    assert zh == [
+        "• 台账记账：罚款 公司负责人 1000 元 [R-PEN-5.6.2]",
+        "• 台账提议：罚款 agent1 1000–5000 元：个人原因致投诉停滞并升级 [R-PEN-6.40]",
+        "• 台账提议：考核扣分 agent1 [R-PEN-5.6.4]",
+        "• 台账提议：奖励 agent1 [R-REW-6.43]",
+    ]
+    en = diff(plan, make_ticket(), {}, NoteRenderer("en")).note_lines
+    assert en[0] == "• Ledger entry: fine 公司负责人 1000 yuan [R-PEN-5.6.2]"
+    assert en[2] == "• Ledger proposal: score deduction agent1 [R-PEN-5.6.4]"

@@ -353,7 +353,7 @@ def test_ledger_entries_of_the_plugin_reach_the_store_and_ranges_are_confirmed_i
     (p,) = Ledger(engine).open_proposals()
     assert (p.rule_id, p.subject, p.amount_min, p.amount_max, p.note) == (
         "R-PEN-6.39", "agent1", 500.0, 2000.0, "隐瞒、作假或虚报投诉信息")
-    assert "台账提议：penalty agent1 500.0–2000.0：隐瞒、作假或虚报投诉信息 [R-PEN-6.39]" in connector.notes["1"][0][1]
+    assert "台账提议：罚款 agent1 500–2000 元：隐瞒、作假或虚报投诉信息 [R-PEN-6.39]" in connector.notes["1"][0][1]
     from kesu.ledger import LedgerError
 
     with pytest.raises(LedgerError, match="outside 500–2000"):

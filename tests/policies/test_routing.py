@@ -6,6 +6,8 @@ decided in the same event.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from kesu.models import EventKind
@@ -241,3 +243,20 @@ def test_every_profile_maps_every_unit_it_routes_to(profile):
     cfg = make_host(profile, keep=KEEP).configs["routing"]
     units = {u for us in [*cfg.causes.values(), *cfg.categories.values(), cfg.default_units] for u in us}
     assert units and units <= {u for u, spec in cfg.units.items() if spec.group}
+
+
+def test_R_ROUTE_1_10_kesus_own_dispatch_is_recorded_for_the_dispatch_deadline(food):
+    """kesu's write assigns the unit's group: the record says when (R-SLA-1.4.4 / R-SLA-5.5.1 read it)."""
+    case = Case(food, ticket("豆腐发霉", "昨天买的豆腐发霉了。"))
+    first = case.run()
+    assert one(first, "routing", "assign_group").group == "生产班组"
+    assert case.record["dispatched_at"] == "2026-03-02T02:00:00+00:00"
+    later = case.run(EventKind.updated, now=datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc))
+    assert case.record["dispatched_at"] == "2026-03-02T02:00:00+00:00", "the first dispatch counts"
+    assert not [e for e in of(later, "routing", "record_complaint") if "dispatched_at" in e.values]
+
+
+def test_R_ROUTE_1_10_no_dispatch_no_dispatch_time(food):
+    case = Case(food, ticket("咨询", "你们门店几点开门？"))
+    case.run()
+    assert "dispatched_at" not in case.record

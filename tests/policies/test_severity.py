@@ -420,3 +420,21 @@ def test_R_INVALID_6_14_through_the_pipeline_then_R_ROUTE_1_10_group_written(eng
     enqueue(engine, delivery="c", kind="updated")
     worker.drain()
     assert conn.calls == ["GET"] and all(w.is_empty() for w in conn.writes[writes:])
+
+
+def test_R_TIER_1_9_1_an_escalated_tier_shows_on_the_ticket_at_the_escalations_timer(food):
+    """R-ESC-6.13 raised B -> A in the record on a timer event: severity shows the A tier (tag,
+    priority) at the next timer event (the escalation's recompute timer), not at the next change."""
+    case = Case(food, ticket("黑点", "豆腐表面有很多黑点。", tags=["客诉-B类"]))
+    case.run()
+    assert case.states["severity"]["tier"] == "B"
+    assert case.run(EventKind.timer_fired).effects == [], "nothing changed: timers leave it alone"
+    case.record["tier"] = "A"  # what the escalation plugin records
+    shown = case.run(EventKind.timer_fired)
+    prio = one(shown, "severity", "set_priority")
+    assert (prio.rule_id, prio.priority, prio.reason) == ("R-TIER-1.9.1-A", Priority.urgent,
+                                                        "A类（重大），依据：保持已定等级（等级不自动降低）")
+    assert one(shown, "severity", "add_tags").tags == ("客诉-A类",)
+    assert one(shown, "severity", "remove_tags").tags == ("客诉-B类",)
+    assert case.states["severity"]["tier"] == "A"
+    assert case.run(EventKind.timer_fired).effects == []
