@@ -105,6 +105,12 @@ class Connector(abc.ABC):
     #: mistake its own reminder for the customer reopening the ticket.
     todo_reopens: ClassVar[bool] = False
 
+    @property
+    def todo_state(self) -> str | None:
+        """The helpdesk state a to-do puts a closed ticket in (with ``todo_reopens``). While the
+        ticket stays in it, kesu still treats the complaint as resolved; None = not known."""
+        return None
+
     @abc.abstractmethod
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None

@@ -88,6 +88,14 @@ class Pipeline:
             state, version = store.load_state(conn, key)
             record = {**_record_base(ticket), **store.load_complaint(conn, key)}
         host_state = dict(state.get(HOST_NS, {}))
+        held = host_state.get("held")
+        if held and not ticket.closed:
+            if ticket.state == held:
+                # kesu's own follow-up to-do holds the resolved complaint in this state: for the
+                # policies it stays resolved (deadlines from the resolution, no "unresolved" timers).
+                ticket.closed = True
+            else:
+                host_state.pop("held")  # a person reopened it
         event = _event_for(events, ref, was_closed=host_state.get("closed"), ticket=ticket)
         plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
         evaluation = self.host.evaluate(event, ticket, plugin_states, now, history=self.history, record=record)
@@ -107,9 +115,15 @@ class Pipeline:
         for source, values in plan.state.items():
             new_state[source] = {**new_state.get(source, {}), **values}
         host_state["applied"] = result.applied
-        # kesu's own reminder reopens a closed Zammad ticket: remember it as open, so the next
-        # read does not report the customer "reopening" it.
-        host_state["closed"] = ticket.closed and not (writes.todos and type(self.connector).todo_reopens)
+        # kesu's own reminder reopens a closed Zammad ticket: the next read must not report the
+        # customer "reopening" it. When the connector names the reminder's state, the complaint
+        # is held resolved while the ticket stays in it; else it is remembered as open.
+        reopens = bool(writes.todos) and type(self.connector).todo_reopens
+        if reopens and ticket.closed and self.connector.todo_state:
+            host_state["held"] = self.connector.todo_state
+            host_state["closed"] = True
+        else:
+            host_state["closed"] = ticket.closed and not reopens
         new_state[HOST_NS] = host_state
         ids = [e.id for e in events]
         with self.engine.begin() as conn:

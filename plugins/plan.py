@@ -163,6 +163,7 @@ _PRIORITY_NAMES = {
     "zh": {Priority.low: "低", Priority.normal: "普通", Priority.high: "高", Priority.urgent: "紧急"},
     "en": {Priority.low: "low", Priority.normal: "normal", Priority.high: "high", Priority.urgent: "urgent"},
 }
+_WHAT = {"zh": {"priority": "优先级", "group": "分派", "owner": "处理人"}}
 _TEMPLATES = {
     "zh": {
         "header": "kesu 客诉策略决定",
@@ -242,6 +243,14 @@ class NoteRenderer:
 
     def header(self) -> str:
         return self.t["header"]
+
+    def value(self, effect: Effect) -> Any:
+        """A decided value as shown in a note: priorities by name (not their number)."""
+        v = _value(effect)
+        return self.priority(v) if isinstance(effect, SetPriority) else v
+
+    def what(self, what: str) -> str:
+        return _WHAT.get(self.lang, {}).get(what, what)
 
 
 def _digest(*parts: Any) -> str:
@@ -348,7 +357,8 @@ def diff(
     for c in plan.conflicts:
         note(
             _digest("conflict", c.what, _value(c.kept), _value(c.dropped)),
-            renderer.line("conflict", c.kept, what=c.what, kept=_value(c.kept), kept_src=c.kept.source, dropped=_value(c.dropped), dropped_src=c.dropped.source),
+            renderer.line("conflict", c.kept, what=renderer.what(c.what), kept=renderer.value(c.kept),
+                          kept_src=c.kept.source, dropped=renderer.value(c.dropped), dropped_src=c.dropped.source),
         )
     for key, text in extra_lines:
         note(_digest("extra", key), text)

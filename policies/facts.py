@@ -172,10 +172,16 @@ def _negated(text: str, at: int, negations: Iterable[str], window: int) -> bool:
 
 
 def find_word(text: str, word: str, negations: Iterable[str] = (), window: int = 0) -> int | None:
-    """Index of the first occurrence of ``word`` not preceded by a negation, else ``None``."""
+    """Index of the first occurrence of ``word`` not preceded by a negation, else ``None``.
+
+    A number (a hotline such as ``12345``) counts only as a number of its own, never as digits
+    inside a longer one (a phone number ``13812345678``)."""
+    number = word.isdigit()
     start = text.find(word)
     while start != -1:
-        if not _negated(text, start, negations, window):
+        end = start + len(word)
+        inside = number and ((start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()))
+        if not inside and not _negated(text, start, negations, window):
             return start
         start = text.find(word, start + 1)
     return None

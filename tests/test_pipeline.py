@@ -325,3 +325,41 @@ def test_own_reminder_is_not_mistaken_for_a_reopen(engine, setup):
         assert kinds == [EventKind.created, EventKind.closed, EventKind.updated]
     finally:
         type(conn).todo_reopens = False
+
+
+def test_own_reminder_holds_the_complaint_resolved_until_a_person_reopens_it(engine, setup):
+    """R-CB-6.36 to-do as Zammad's "pending reminder": the policies still see the complaint resolved
+    (R-SLA-6.34 / R-SLA-5.4.5.5 keep counting from the resolution, R-ESC-6.13's "unresolved for a
+    month" does not restart) until someone moves the ticket to another state."""
+    from kesu.effects import FollowUpTodo
+
+    seen = []
+
+    class Callback:
+        @hookimpl
+        def kesu_evaluate(self, event, ticket, now):
+            seen.append((event.kind, ticket.closed))
+            if event.kind is EventKind.closed:
+                return [FollowUpTodo(rule_id="R-CB-6.36", key="callback", summary="回访",
+                                     due_at=now + timedelta(hours=48))]
+
+    conn, _, worker = setup(Callback())
+    cls = type(conn)
+    cls.todo_reopens, cls.todo_state = True, property(lambda self: "pending reminder")
+    try:
+        enqueue(engine, delivery="a", kind="created")
+        worker.drain()
+        conn.tickets["1"].closed, conn.tickets["1"].state = True, "closed"
+        enqueue(engine, delivery="b", kind="updated")
+        worker.drain()
+        conn.tickets["1"].closed, conn.tickets["1"].state = False, "pending reminder"  # the to-do
+        enqueue(engine, delivery="c", kind="updated")
+        worker.drain()
+        conn.tickets["1"].state = "open"  # an agent reopens it
+        enqueue(engine, delivery="d", kind="updated")
+        worker.drain()
+        assert seen == [(EventKind.created, False), (EventKind.closed, True), (EventKind.updated, True),
+                        (EventKind.reopened, False)]
+    finally:
+        cls.todo_reopens = False
+        del cls.todo_state

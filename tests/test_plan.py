@@ -119,3 +119,15 @@ def test_ledger_lines_say_entry_or_proposal_kind_and_amount_in_the_notes_languag
     en = diff(plan, make_ticket(), {}, NoteRenderer("en")).note_lines
     assert en[0] == "• Ledger entry: fine 公司负责人 1000 yuan [R-PEN-5.6.2]"
     assert en[2] == "• Ledger proposal: score deduction agent1 [R-PEN-5.6.4]"
+
+
+def test_conflict_lines_name_priorities_not_their_numbers(make_ticket):
+    """R-ESC-6.30 raises the priority while severity still decides the B tier's: the note says so in words."""
+    plan = merge(REF, [
+        eff(SetPriority, "severity", rule_id="R-TIER-1.9.1-B", priority=Priority.high),
+        eff(SetPriority, "escalation", rule_id="R-ESC-6.30", priority=Priority.urgent, reason="已升级"),
+    ], {**PRECEDENCE, "escalation": 4})
+    lines = diff(plan, make_ticket(), {}, NoteRenderer("zh")).note_lines
+    assert "• 冲突：优先级 采用 紧急（escalation），未采用 高（severity）：已升级 [R-ESC-6.30]" in lines
+    en = diff(plan, make_ticket(), {}, NoteRenderer("en")).note_lines
+    assert "• Conflict: priority kept urgent (escalation), dropped high (severity): 已升级 [R-ESC-6.30]" in en

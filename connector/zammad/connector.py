@@ -199,6 +199,10 @@ class ZammadConnector(Connector):
         return f"ZammadConnector(name={self.name!r}, client={self.client!r})"
 
     @property
+    def todo_state(self) -> str | None:
+        return self.settings.reminder_state
+
+    @property
     def bot_user_id(self) -> str | None:
         return self._bot_id
 

@@ -295,3 +295,17 @@ def test_unknown_flag_and_bad_regex_are_config_errors():
     assert "[policies.facts]" in str(err.value) and "unknown flag(s) vip" in str(err.value)
     with pytest.raises(PluginConfigError, match="invalid regular expression"):
         make_host("food", keep=("facts",), sections={"facts": {"batch_patterns": ["批号(("]}})
+
+
+def test_R_SPECIAL_1_11_a_hotline_number_inside_a_phone_number_is_not_a_regulator(food):
+    """12345 (government hotline) is a regulator keyword; the digits inside 13812345678 are not."""
+    f = facts_of(food, ticket("油豆腐焦糊", "油豆腐有焦糊味，我的电话 13812345678。"))
+    assert not f.flag("regulator"), f.evidence
+    f = facts_of(food, ticket("油豆腐焦糊", "油豆腐有焦糊味，我已经打了12345投诉。"))
+    assert f.flag("regulator") and f.evidence["flag:regulator"] == "keyword 12345"
+
+
+def test_R_ROUTE_1_10_an_exceeded_limit_is_not_taken_for_a_design_fault(food):
+    """§10.1.1.1 h) is about the product's design standard; a spot check's 菌落总数超标 names no cause."""
+    assert facts_of(food, ticket("抽检通报", "抽检的豆干菌落总数超标。")).cause is None
+    assert facts_of(food, ticket("配料", "豆奶的蛋白质含量不符合国家标准。")).cause == "design_standard"
