@@ -472,7 +472,7 @@ def _envelope_error(error: Any, what: str, url: str) -> ConnectorError:
     """Map ``{"code", "message", "data": {"name", "message", ...}}`` to our error tree."""
     if not isinstance(error, dict):
         return ProtocolError(f"{what}: malformed JSON-RPC error {error!r}", method="POST", url=url)
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    data: JSON = error["data"] if isinstance(error.get("data"), dict) else {}
     name = data.get("name") if isinstance(data.get("name"), str) else None
     said = data.get("message") or error.get("message")
     said = str(said) if said else None

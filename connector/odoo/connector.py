@@ -28,7 +28,7 @@ import html
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -51,6 +51,7 @@ from connector.errors import (
 )
 from connector.http import loads
 from connector.odoo.client import JSON, OdooClient, OdooVersion
+from connector.odoo.lookups import Names, StageFolds
 from connector.odoo.options import FLAVOURS, Flavour, OdooOptions
 from connector.odoo.values import (
     html_text,
@@ -69,7 +70,6 @@ TICKET_MODEL = "helpdesk.ticket"
 WEBHOOK_SINCE = 17  # "Send Webhook Notification" server actions exist from 17.0
 HTML_BODY_SINCE = 17  # message_post escapes a str body from 17.0 unless body_is_html
 TODO_XMLID = ("mail", "mail_activity_data_todo")
-LOOKUP_REFRESH_SECONDS = 60.0
 ANNOUNCE_SECONDS = 120.0  # how long a webhook's write_date is awaited in reads
 
 
@@ -96,55 +96,6 @@ class Schema:
     fields: frozenset[str]
     read_fields: tuple[str, ...]
     custom_fields: tuple[str, ...]
-
-    @property
-    def webhooks(self) -> bool:
-        return self.version.major >= WEBHOOK_SINCE
-
-
-class _Names:
-    """id <-> name of one model (tags by name, users by login, teams by name); cached.
-
-    Names come for free with reads (many2one display names) and are looked up in one call for
-    the unknown ones. Renames in Odoo are picked up when a name is missed (restart clears all).
-    """
-
-    def __init__(self, client: OdooClient, model: str, field: str = "name") -> None:
-        self.client = client
-        self.model = model
-        self.field = field
-        self._by_id: dict[int, str] = {}
-        self._by_name: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def learn(self, rid: int, name: str) -> None:
-        if name:
-            with self._lock:
-                self._by_id[rid] = name
-                self._by_name.setdefault(name, rid)
-
-    def names(self, ids: Sequence[int]) -> list[str]:
-        missing = [i for i in ids if i not in self._by_id]
-        if missing:
-            for row in self.client.read(self.model, missing, [self.field]):
-                if isinstance(row.get("id"), int) and isinstance(row.get(self.field), str):
-                    self.learn(row["id"], row[self.field])
-        return [self._by_id[i] for i in ids if i in self._by_id]
-
-    def ids(self, names: Sequence[str], *, create: bool = False) -> dict[str, int]:
-        """Ids of these names; unknown ones are searched (one call) and optionally created."""
-        wanted = list(dict.fromkeys(names))
-        missing = [n for n in wanted if n not in self._by_name]
-        if missing:
-            rows = self.client.search_read(self.model, [(self.field, "in", missing)], [self.field])
-            for row in sorted(rows, key=lambda r: r.get("id", 0)):
-                if isinstance(row.get("id"), int) and isinstance(row.get(self.field), str):
-                    self.learn(row["id"], row[self.field])
-            still = [n for n in missing if n not in self._by_name]
-            if still and create:
-                for name, rid in zip(still, self.client.create(self.model, [{self.field: n} for n in still])):
-                    self.learn(rid, name)
-        return {n: self._by_name[n] for n in wanted if n in self._by_name}
 
 
 class OdooConnector(Connector):
@@ -189,11 +140,10 @@ class OdooConnector(Connector):
         )
         self._schema: Schema | None = None
         self._prepare_lock = threading.Lock()
-        self._tags: _Names | None = None
-        self._teams: _Names | None = None
-        self._users = _Names(self.client, "res.users", "login")
-        self._stages: dict[int, bool] = {}
-        self._stages_loaded_at: float | None = None
+        self._tags: Names | None = None
+        self._teams: Names | None = None
+        self._users = Names(self.client, "res.users", "login")
+        self._stages: StageFolds | None = None
         self._activity_refs: tuple[int, int] | None = None  # (ir.model id, to-do type id)
         self._recovery: dict[str, bool] = {}  # ticket id -> marker note found (see module doc)
         # ticket id -> (write_date a webhook announced, when): see ``_check_committed``
@@ -225,8 +175,9 @@ class OdooConnector(Connector):
             if self._schema is None:
                 self._schema = self._detect()
                 flavour = self._schema.flavour
-                self._tags = _Names(self.client, flavour.tag)
-                self._teams = _Names(self.client, flavour.team)
+                self._tags = Names(self.client, flavour.tag)
+                self._teams = Names(self.client, flavour.team)
+                self._stages = StageFolds(self.client, flavour.stage)
                 log.info("Odoo %s (%s, %s flavour), bot uid %s", self._schema.version,
                          self._schema.protocol, flavour.name, self._schema.uid)
         return str(self._schema.uid)
@@ -405,15 +356,8 @@ class OdooConnector(Connector):
             return bool(raw.get("closed"))
         if "fold" in self.schema.fields:
             return bool(raw.get("fold"))
-        if stage is None:
-            return False
-        if stage[0] not in self._stages:
-            now = time.monotonic()
-            if self._stages_loaded_at is None or now - self._stages_loaded_at > LOOKUP_REFRESH_SECONDS:
-                rows = self.client.search_read(self.schema.flavour.stage, [], ["fold"])
-                self._stages.update((r["id"], bool(r.get("fold"))) for r in rows if isinstance(r.get("id"), int))
-                self._stages_loaded_at = now
-        return self._stages.get(stage[0], False)
+        assert self._stages is not None
+        return stage is not None and self._stages.folded(stage[0])
 
     def note_marker_present(self, ticket: Ticket, subject: str) -> bool:
         """One ``mail.message`` search for the marker subject (called only when finishing an
