@@ -1,0 +1,5 @@
+"""Scenarios of the insurance profile."""
+
+from __future__ import annotations
+
+SCENARIOS: list = []
