@@ -457,10 +457,14 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
         target_zh = f"，目标 {_local(cal, target)}" if target else ""
         target_en = f", target {_local(cal, target)}" if target else ""
         if entry["extended_to"]:
+            # R-EXT-6.27 is the customer's consent (a multi-department case), R-EXT-6.18 a person's approval.
+            consent = entry["extension_rule"] == "R-EXT-6.27"
+            who = "多部门协调，客户同意" if consent else f"批准：{entry['approved_by']}"
+            who_en = "multi-department case, the customer agreed" if consent else f"approved by {entry['approved_by']}"
             effects.append(ScheduleTimer(
                 rule_id=entry["extension_rule"], key=rule_id, due_at=effective, payload={"rule_id": rule_id},
-                reason=f"{spec.what}，已延期（批准：{entry['approved_by']}），原时限 {_local(cal, due)}",
-                reason_en=f"{spec.what_en}, extended (approved by {entry['approved_by']}), was {_local(cal, due)}"))
+                reason=f"{spec.what}，已延期（{who}），原时限 {_local(cal, due)}",
+                reason_en=f"{spec.what_en}, extended ({who_en}), was {_local(cal, due)}"))
         else:
             effects.append(ScheduleTimer(
                 rule_id=rule_id, key=rule_id, due_at=effective, payload={"rule_id": rule_id},

@@ -239,6 +239,9 @@ def test_multi_department_extension_with_customer_consent(ticket):
     entry = tl.record["deadlines"]["R-SLA-6.18-general"]
     assert (entry["extended_to"], entry["approved_by"], entry["extension_rule"]) == (
         utc(cst(2026, 3, 12, 12)), "customer", "R-EXT-6.27")
+    line = next(n for n in tl.notes if "已延期" in n)
+    assert line == ("• 时限 R-SLA-6.18-general：2026-03-12 12:00 CST：一般投诉处理解决，已延期（多部门协调，客户同意），"
+                    "原时限 2026-03-05 10:00 [R-EXT-6.27]")
     told = tl.record["deadlines"]["R-SLA-6.27"]
     assert told["due"] == utc(cst(2026, 3, 4, 10, 3)) and told["met_at"] == utc(cst(2026, 3, 4, 10, 2))
     assert told["overdue"] is False

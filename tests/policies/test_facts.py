@@ -309,3 +309,10 @@ def test_R_ROUTE_1_10_an_exceeded_limit_is_not_taken_for_a_design_fault(food):
     """§10.1.1.1 h) is about the product's design standard; a spot check's 菌落总数超标 names no cause."""
     assert facts_of(food, ticket("抽检通报", "抽检的豆干菌落总数超标。")).cause is None
     assert facts_of(food, ticket("配料", "豆奶的蛋白质含量不符合国家标准。")).cause == "design_standard"
+
+
+@pytest.mark.parametrize("body", ["3号楼电梯又停了，没人管。", "开发商延期交房三个月。", "交房两年房产证还没办。"])
+def test_R_VALID_1_4_1_real_estate_complaints_name_their_target(body):
+    """篇6 / R-VALID-1.4.1: the elevator, the developer, the title deed name who is complained about."""
+    realestate = make_host("realestate", keep=("facts",))
+    assert facts_of(realestate, ticket("投诉", body)).names_target is True
