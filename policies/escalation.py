@@ -98,7 +98,9 @@ class Escalator:
         self.facts, self.history, self.record = facts, history, record
         self.cal = _calendar(config.timezone)
         self.s: dict[str, Any] = {"done": list(state.get("done", [])), "asked": list(state.get("asked", [])),
-                                  "tier": state.get("tier"), "month_timer": state.get("month_timer")}
+                                  "tier": state.get("tier"), "month_timer": state.get("month_timer"),
+                                  # R-ESC-6.32: was the complaint itself about attitude when it came in?
+                                  "intake_attitude": state.get("intake_attitude", facts.flag("attitude"))}
         self.original = dict(self.s)
         self.effects: list[Effect] = []
         order = record.get("tier_order") or config.tier_orders.get(str(record.get("scheme")), [])
@@ -166,8 +168,13 @@ class Escalator:
                 return
 
     def attitude(self) -> None:
-        """R-ESC-6.32: a new complaint about a handler's attitude, language or behaviour."""
-        if self.facts.flag("attitude"):
+        """R-ESC-6.32: a new complaint about a handler's attitude, language or behaviour.
+
+        篇6 §32 escalates the customer's *renewed* complaint (再次投诉) about the people handling it.
+        A complaint that is about someone's attitude when it comes in is not one: it is handled at
+        its own tier (and R-PEN-5.6.3 applies). Keyword facts cannot tell a second attitude
+        complaint from the first, so after such an intake only a person's escalation counts."""
+        if self.facts.flag("attitude") and not self.s["intake_attitude"]:
             self.escalate("R-ESC-6.32", "R-ESC-6.32", "投诉处理人员态度、语言或行为引起再次投诉",
                           "complaint about a handler's attitude, language or behaviour")
 

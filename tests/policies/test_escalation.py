@@ -149,14 +149,27 @@ def test_repeat_complaint_about_the_same_matter_escalates(ticket):
 
 
 def test_attitude_complaint_escalates_once(ticket):
-    """R-ESC-6.32: a complaint about a handler's attitude, language or behaviour."""
-    tl = Timeline(host("realestate", plugins=BOTH, facts={"flags": {"attitude": True, "repeat": True}}), ticket(),
-                  {"scheme": "service", "tier": "general"})
+    """R-ESC-6.32: the customer complains again, about a handler's attitude, language or behaviour."""
+    h = host("realestate", plugins=BOTH, facts={"flags": {"repeat": True}})
+    tl = Timeline(h, ticket(), {"scheme": "service", "tier": "general"})
     tl.event("created", cst(2026, 3, 2, 10))
+    assert escalations(tl) == [("R-ESC-6.30", "general", "major")]
+    h.pm.get_plugin("testfacts").facts = {"flags": {"attitude": True, "repeat": True}}
+    tl.event("article_added", cst(2026, 3, 2, 11))
     assert escalations(tl) == [("R-ESC-6.30", "general", "major"), ("R-ESC-6.32", "major", "major")]
     for minute in (5, 10):
-        tl.event("updated", cst(2026, 3, 2, 10, minute))
+        tl.event("updated", cst(2026, 3, 2, 11, minute))
     assert len(tl.record["escalations"]) == 2, "each escalation reason at most once per ticket"
+
+
+def test_a_complaint_about_attitude_when_it_comes_in_is_not_a_renewed_complaint(ticket):
+    """篇6 §32 escalates 再次投诉 about the handling staff; a first complaint about a clerk's attitude
+    keeps its tier (R-PEN-5.6.3 deals with it)."""
+    tl = Timeline(host("realestate", plugins=BOTH, facts={"flags": {"attitude": True}}), ticket(),
+                  {"scheme": "service", "tier": "general"})
+    tl.event("created", cst(2026, 3, 2, 10))
+    tl.event("article_added", cst(2026, 3, 2, 11))
+    assert not tl.record.get("escalations")
 
 
 def test_valid_complaint_unresolved_for_a_month_becomes_major(ticket):

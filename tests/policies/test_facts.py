@@ -316,3 +316,10 @@ def test_R_VALID_1_4_1_real_estate_complaints_name_their_target(body):
     """篇6 / R-VALID-1.4.1: the elevator, the developer, the title deed name who is complained about."""
     realestate = make_host("realestate", keep=("facts",))
     assert facts_of(realestate, ticket("投诉", body)).names_target is True
+
+
+def test_R_INVALID_6_14_staff_who_cannot_explain_do_not_make_a_complaint_unverifiable(insurance):
+    """篇6 §14 (一) is about the complainant's unclear target or content, not "客服也说不清楚"."""
+    f = facts_of(insurance, ticket("续保保费", "续保保费无故上涨，客服也说不清楚。"))
+    assert not f.flag("unverifiable")
+    assert facts_of(insurance, ticket("投诉", "匿名投诉：理赔太慢。")).flag("unverifiable")

@@ -198,6 +198,13 @@ def test_R_TIER_5_3_4_major(insurance, body, evidence):
     assert result.record["tier"] == "major" and result.record["tier_order"] == ["general", "difficult", "major"]
 
 
+@pytest.mark.parametrize("body", ["住院医疗险拒赔，损失医疗费12000元。", "被保险人身故，理赔款12000元迟迟未付。"])
+def test_R_TIER_5_3_4_an_insured_hospital_stay_or_death_is_not_harm_caused_by_the_case(insurance, body):
+    """3.4.4 is harm the case causes or threatens; 住院 / 身故 in a claim is the insured event."""
+    result = evaluate(insurance, ticket("理赔投诉", body))
+    assert one(result, "severity", "set_priority").rule_id == "R-TIER-5.3.3"
+
+
 def test_R_TIER_5_3_4_group_needs_five_people(insurance):
     four = evaluate(insurance, ticket("投诉", "我们4人一起投诉理赔问题。", fields={"loss_amount": "100"}))
     five = evaluate(insurance, ticket("投诉", "我们5人一起投诉理赔问题。", fields={"loss_amount": "100"}))
