@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from kesu.admin.commands import admin_app
+from kesu.report.commands import report_app
 from kesu.settings import Settings, find_config, load_settings
 
 app = typer.Typer(help="kesu (客诉): complaint-handling policies for your helpdesk.", no_args_is_help=True)
@@ -33,6 +35,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(followups_app, name="followups")
+app.add_typer(report_app, name="report")
+app.add_typer(admin_app, name="admin")
 
 console = Console()
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Path of kesu.toml")]
@@ -182,26 +186,14 @@ def plugins_list(config: ConfigOpt = None) -> None:
 
 
 def _set_disabled(config: Path | None, name: str, disable: bool) -> None:
-    import tomlkit
+    from kesu.admin.config_file import ConfigEditError, set_plugin_disabled  # shared with the admin page
 
-    from plugins.manager import ESSENTIAL_PLUGINS, known_plugin_names
-
-    if name not in known_plugin_names():
-        console.print(f"[red]no such plugin {name!r}[/red]; known: {', '.join(sorted(known_plugin_names()))}")
-        raise typer.Exit(2)
-    if disable and name in ESSENTIAL_PLUGINS:
-        console.print(f"[red]{name} is essential and cannot be disabled[/red]")
-        raise typer.Exit(2)
     path = find_config(config) or Path.cwd() / "kesu.toml"
-    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
-    section = doc.setdefault("plugins", tomlkit.table())
-    disabled = [str(x) for x in section.get("disabled", [])]
-    if disable and name not in disabled:
-        disabled.append(name)
-    if not disable:
-        disabled = [x for x in disabled if x != name]
-    section["disabled"] = disabled
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    try:
+        set_plugin_disabled(path, name, disable)
+    except ConfigEditError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"{name} {'disabled' if disable else 'enabled'} in {path}; restart kesu to apply")
 
 

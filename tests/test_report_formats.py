@@ -187,3 +187,20 @@ def test_special_report_of_a_major_complaint(engine):
     assert not build_major(engine, "zammad:103").is_major
     with pytest.raises(NoComplaint):
         build_major(engine, "zammad:999")
+
+
+def test_the_example_in_the_docs_is_what_kesu_renders(tmp_path):
+    from pathlib import Path
+
+    from kesu.store.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'kesu.db'}")
+    migrate(engine)
+    insert_fixture(engine)
+    md = render(build_report(engine, MARCH), "md").decode()
+    engine.dispose()
+    # docs/reports.md nests the report's headings under its own ("# " -> "### ", "## " -> "#### ").
+    nested = "\n".join("#### " + line[3:] if line.startswith("## ") else "### " + line[2:]
+                       if line.startswith("# ") else line for line in md.splitlines())
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "reports.md").read_text(encoding="utf-8")
+    assert doc.split("<!-- example:begin -->\n")[1].split("\n<!-- example:end -->")[0] == nested

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kesu.admin.api import admin_api
-from kesu.admin.ops import AdminOps
-from kesu.admin.page import admin_page
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -18,6 +14,10 @@ if TYPE_CHECKING:
 
 
 def mount_admin(app: FastAPI, services: Services) -> None:
+    from kesu.admin.api import admin_api
+    from kesu.admin.ops import AdminOps
+    from kesu.admin.page import admin_page
+
     ops = AdminOps(services)
     app.include_router(admin_api(ops))
     app.include_router(admin_page(ops))

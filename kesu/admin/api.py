@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from kesu.admin.auth import Principal, authenticate
 from kesu.admin.ops import AdminError, AdminOps
-from kesu.report.render import MEDIA_TYPES
+from kesu.report.formats import MEDIA_TYPES
 from kesu.report.runs import ReportRun
 
 bearer = HTTPBearer(auto_error=False, description="An admin token from [admin.tokens.<name>]")

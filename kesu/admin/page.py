@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from kesu.admin.auth import Principal, authenticate, form_token, form_token_ok
 from kesu.admin.i18n import word
 from kesu.admin.ops import AdminError, AdminOps, InvalidError
-from kesu.report.render import MEDIA_TYPES
+from kesu.report.formats import MEDIA_TYPES
 
 TOKEN_COOKIE, LANG_COOKIE, FLASH_COOKIE = "kesu_admin", "kesu_lang", "kesu_flash"
 PATH = "/admin"
@@ -35,15 +35,15 @@ max-width:1200px}section{background:#fff;border:1px solid #dde2e8;border-radius:
 margin:1em 0}h2{font-size:1.1em;margin:.3em 0 .5em}.hint{color:#555;font-size:.9em;margin:.2em 0 .6em}
 table{border-collapse:collapse;width:100%;font-size:.92em}th,td{border-bottom:1px solid #e5e8ec;
 padding:.35em .5em;text-align:left;vertical-align:top}th{background:#eef2f7}.num{text-align:right}
-form.inline{display:inline-flex;gap:.3em;align-items:center;margin:0 .3em .2em 0}input,select{padding:.25em;
+form.inline{display:inline-flex;flex-wrap:wrap;gap:.3em;align-items:center;margin:0 .3em .2em 0}input,select{padding:.25em;
 font:inherit;font-size:.92em}input[type=number]{width:7em}button{font:inherit;font-size:.92em;padding:.25em .8em;
-border-radius:4px;border:1px solid #1f3d63;background:#1f3d63;color:#fff;cursor:pointer}
+border-radius:4px;border:1px solid #1f3d63;background:#1f3d63;color:#fff;cursor:pointer;white-space:nowrap}
 button.secondary{background:#fff;color:#1f3d63}button:disabled{opacity:.4;cursor:default}
 .cards{display:flex;flex-wrap:wrap;gap:.8em}.card{background:#fff;border:1px solid #dde2e8;border-radius:6px;
 padding:.5em 1em;min-width:9em}.card b{display:block;font-size:1.6em}.card a{color:inherit;text-decoration:none}
 .flash{padding:.6em 1em;border-radius:6px;margin:1em 0}.ok{background:#e4f4e7;border:1px solid #9bd0a6}
 .err{background:#fbe6e4;border:1px solid #e3a39b}.tag{display:inline-block;padding:0 .4em;border-radius:3px;
-background:#eef2f7;font-size:.85em}.login{max-width:32em;margin:4em auto}.login input{width:100%;box-sizing:border-box}
+background:#eef2f7;color:#1f3d63;font-size:.85em}.login{max-width:32em;margin:4em auto}.login input{width:100%;box-sizing:border-box}
 """
 
 

@@ -29,7 +29,7 @@ from kesu.models import Ticket, TicketRef
 from kesu.report.compute import build_report
 from kesu.report.major import build_major
 from kesu.report.period import PERIOD_KINDS, Period
-from kesu.report.render import AnyReport, file_name, render, to_document
+from kesu.report.formats import AnyReport, file_name, render, to_document
 from kesu.settings import ReportSettings
 from kesu.store.db import as_utc, is_sqlite, utcnow
 from kesu.store.tables import reports

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kesu.report import labels
-from kesu.report.document import Cell, Chart, Column, Document, Table, cells
+from kesu.report.document import Cell, CellKind, Chart, Column, Document, Table, cells
 from kesu.report.model import Count, PeriodReport
 
 TITLES = {"monthly": ("客诉统计月报", "Monthly complaint report"),
@@ -14,6 +14,7 @@ CHANGE_NAME = {"monthly": "环比", "quarterly": "环比（上季度）", "yearl
 
 def _counts(key: str, title: str, title_en: str, head: str, counts: list[Count], *, with_code: bool = False,
             chart: str = "bar", note: str = "") -> Table:
+    columns: tuple[Column, ...]
     if with_code:
         columns = (Column(head, 16), Column("代码", 10), Column("数量", 8), Column("占比", 8))
         rows = tuple(cells(c.label, c.key, c.count, c.share, kinds="ttip") for c in counts)
@@ -107,9 +108,11 @@ def document(r: PeriodReport) -> Document:
     )
 
 
-def _unit(unit: str) -> str:
-    return {"int": "int", "pct": "pct", "yuan": "yuan"}[unit]
+def _unit(unit: str) -> CellKind:
+    units: dict[str, CellKind] = {"int": "int", "pct": "pct", "yuan": "yuan"}
+    return units[unit]
 
 
-def _delta(unit: str) -> str:
-    return {"int": "signed_int", "pct": "pp", "yuan": "signed_yuan"}[unit]
+def _delta(unit: str) -> CellKind:
+    deltas: dict[str, CellKind] = {"int": "signed_int", "pct": "pp", "yuan": "signed_yuan"}
+    return deltas[unit]
