@@ -314,7 +314,11 @@ def kesu_evaluate(
     facts: Facts, history: History, record: Mapping[str, Any],
 ) -> Iterable[Effect] | None:
     if record.get("valid") == 0:
-        return None  # an invalid complaint is explained, not escalated (R-INVALID-6.14)
+        # An invalid complaint is explained, not escalated (R-INVALID-6.14): its month timer goes.
+        if state.get("month_timer"):
+            return [CancelTimer(rule_id="R-ESC-6.13", key=MONTH_TIMER, reason="无效投诉", reason_en="invalid"),
+                    SetState(rule_id="R-ESC-6.13", values={"month_timer": None})]
+        return None
     esc = Escalator(event, ticket, state, config, now, facts, history, record)
     rules = set(config.rules)
     # Order matters when several reasons come together: the jump to major first, then one step.

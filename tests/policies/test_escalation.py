@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kesu.effects import AddTags, InternalNote, Notify, RecordComplaint, ScheduleTimer, SetPriority
+from kesu.effects import AddTags, CancelTimer, InternalNote, Notify, RecordComplaint, ScheduleTimer, SetPriority
 from kesu.history import EmptyHistory, PastComplaint
 from kesu.models import Party, Priority
 from kesu.pipeline import Pipeline
@@ -193,6 +193,16 @@ def test_closed_before_a_month_cancels_the_month_timer(ticket):
     tl.ticket.closed = True
     plan = tl.event("closed", cst(2026, 3, 3, 10))
     assert [c.key for c in plan.cancels.values()] == ["unresolved-month"]
+
+
+def test_a_complaint_confirmed_invalid_loses_its_month_timer(ticket):
+    """R-INVALID-6.14: no R-ESC-6.13 timer is left behind for a complaint a person confirmed invalid."""
+    tl = Timeline(host("realestate", plugins=("escalation",)), ticket(), {"scheme": "service", "tier": "general"})
+    tl.event("created", cst(2026, 3, 2, 10))
+    tl.record["valid"] = 0
+    plan = tl.event("updated", cst(2026, 3, 2, 11))
+    assert [c.key for c in plan.cancels.values()] == ["unresolved-month"]
+    assert effects_of(tl.event("updated", cst(2026, 3, 2, 12)), CancelTimer) == []
 
 
 def test_invalid_complaint_is_not_escalated(ticket):
