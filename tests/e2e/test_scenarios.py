@@ -9,6 +9,7 @@ per profile (SQLite); the scenarios marked ``postgres`` run once more on Postgre
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -88,9 +89,16 @@ def runners(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         return made[(profile, db)]
 
     yield get
-    for runner in made.values():
+
+    def stop(runner: Runner) -> None:
         runner.stack.stop()
         runner.sandbox.close()
+
+    threads = [threading.Thread(target=stop, args=(r,)) for r in made.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
 
 
 @pytest.mark.parametrize(("scenario", "db"), PARAMS)
