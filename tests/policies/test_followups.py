@@ -432,3 +432,17 @@ def test_R_CB_6_36_to_do_becomes_a_zammad_pending_reminder(engine, sandbox):
     assert after["state"] == "pending reminder"
     assert after["pending_time"].startswith("2026-03-04T06:30:00")
     assert any("待办：回访客户" in a["body"] for a in after["articles"] if a.get("internal"))
+
+
+@pytest.mark.parametrize("profile, due", [
+    ("food", T + timedelta(hours=48)),  # R-SLA-6.36: within 48 hours after resolution (篇6 §36)
+    ("realestate", T + timedelta(hours=48)),
+    ("insurance", datetime(2026, 3, 3, 15, 59, tzinfo=timezone.utc)),  # R-SLA-5.5.3: by the end of the next day
+])
+def test_R_SLA_6_36_and_R_SLA_5_5_3_follow_up_deadline_is_the_to_dos_due_time(profile, due, make_ticket):
+    """The follow-up deadlines of POLICY_SPEC §4 are the to-do's due time and its timer (the
+    followups plugin owns them; the deadlines plugin does not track them twice)."""
+    host, stub = make_host(profile)
+    effects = Run(host, stub, closed_ticket(make_ticket))({"tier": "general", "valid": 1}, kind=EventKind.closed)
+    assert [t[2] for t in todos(effects)] == [due]
+    assert [(t.key, t.due_at) for t in of(effects, ScheduleTimer)] == [("callback", due)]

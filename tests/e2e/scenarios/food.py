@@ -33,7 +33,7 @@ SCENARIOS = [
         clause="篇1 §9.1.1 a) 产品发酵、发霉变质; §10.1.1.1 c) 责任部门：煮浆人员、生产班组; §9.2.1 c) 1:10; "
                "§4.4 1小时内传递; §7.3-7.4 追踪、纠正预防; 篇6 §18 重大3-7个工作日, §34, §36-37",
         rules=("R-TIER-1.9.1-A", "R-ROUTE-1.10", "R-ROUTE-6.21", "R-ROUTE-6.19", "R-ROUTE-5.5.1",
-               "R-COMP-1.9.2-A", "R-SLA-1.4.4", "R-SLA-6.18-major", "R-SLA-6.34", "R-CB-6.36", "R-CB-6.37",
+               "R-COMP-1.9.2-A", "R-SLA-1.4.4", "R-SLA-6.18-major", "R-SLA-6.34", "R-CB-6.36", "R-SLA-6.36", "R-CB-6.37",
                "R-PEN-5.6.2", "R-REC-4.15", "R-CAPA-1.7.4"),
         steps=(
             # Friday before the Spring Festival: 7 working days run over the holiday and both

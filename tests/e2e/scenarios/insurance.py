@@ -34,7 +34,7 @@ SCENARIOS = [
                "§5.2.3 1小时内与客户沟通; §5.2.4 一般性投诉1个工作日内处理完毕; §5.3 客服中心最晚于次日回访; "
                "§6.2 每次有效投诉处罚责任机构和部门负责人各1000元",
         rules=("R-TIER-5.3.2", "R-ROUTE-5.4", "R-ROUTE-6.21", "R-SLA-5.5.1", "R-SLA-5.5.2.3", "R-SLA-5.5.2.4",
-               "R-CB-5.5.3", "R-PEN-5.6.2"),
+               "R-CB-5.5.3", "R-SLA-5.5.3", "R-PEN-5.6.2"),
         steps=(
             # Friday afternoon before the Spring Festival: 1 working day ends on the make-up Saturday.
             Create(at=cst(2026, 2, 13, 16, 0), title="理赔少赔",

@@ -32,7 +32,7 @@ SCENARIOS = [
         clause="篇6 §13 第一类 一般投诉; §18 响应5分钟、一般投诉1-3个工作日; §19-21 分派、短信通知处理人; "
                "§34 5分钟内回复处理结果; §36-37 48小时内回访",
         rules=("R-TIER-6.13-general", "R-ROUTE-1.10", "R-ROUTE-6.21", "R-SLA-6.18-resp", "R-SLA-6.18-general",
-               "R-SLA-6.34", "R-CB-6.36", "R-PEN-5.6.2"),
+               "R-SLA-6.34", "R-CB-6.36", "R-SLA-6.36", "R-PEN-5.6.2"),
         steps=(
             # Friday before National Day 2025: day 1 is the make-up Sunday 09-28, day 3 is 09-30.
             Create(at=cst(2025, 9, 26, 11, 0), title="卫生间渗水",
