@@ -100,6 +100,9 @@ def odoo_settings(sandbox: SandboxOdoo, db_url: str, port: int, protocol: str) -
     s.worker.backoff_max = 2
     s.worker.lease_seconds = 3
     s.worker.timer_interval = 0.2
+    # Odoo never retries a webhook (1 s timeout): a loaded test machine can lose one, and the poll
+    # must bring it back, as in production -- only much sooner than the 30 s default.
+    s.worker.sync_interval = 0.5
     s.plugins.disabled = [n for n in BUILTIN_PLUGINS if n not in KEPT]
     return s
 
