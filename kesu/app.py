@@ -38,6 +38,14 @@ from plugins.plan import NoteRenderer
 log = logging.getLogger(__name__)
 
 REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+_SECRET_WORDS = ("token", "secret", "key", "password", "auth")
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers kept with a rejected webhook, without credentials (a wrong shared secret sent in
+    a header such as X-Kesu-Token is still a secret)."""
+    return {k: ("[redacted]" if k in REDACTED_HEADERS or any(w in k for w in _SECRET_WORDS) else v)
+            for k, v in headers.items()}
 
 
 @dataclass
@@ -135,7 +143,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
 
     async def reject(status: int, reason: str, headers: dict[str, str], body: bytes) -> JSONResponse:
         metrics.WEBHOOKS_REJECTED.labels(str(status)).inc()
-        kept = {k: ("[redacted]" if k in REDACTED_HEADERS else v) for k, v in headers.items()}
+        kept = redact_headers(headers)
         rejected_id = await to_thread.run_sync(
             lambda: services.inbox.reject(helpdesk=helpdesk, status_code=status, reason=reason,
                                           headers=kept, body=body[:max_body], at=services.clock())

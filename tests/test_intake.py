@@ -134,3 +134,12 @@ def test_healthz_and_metrics(client):
     text = client.get("/metrics").text
     assert 'kesu_events_received_total{source="webhook"}' in text
     assert "kesu_inbox_depth" in text
+
+
+def test_shared_secret_headers_are_redacted_too(client, services):
+    body = b"not json"
+    client.post("/webhooks/zammad", content=body,
+                headers={"X-Kesu-Token": "wrong-secret", "X-Hub-Signature": sign(body)})
+    kept = services.inbox.rejected()[0]
+    assert kept["headers"]["x-kesu-token"] == "[redacted]"
+    assert kept["headers"]["x-hub-signature"] == "[redacted]" or "wrong-secret" not in json.dumps(kept["headers"])
