@@ -154,6 +154,13 @@ class _Ctx:
             return value.strip()
         return self.ticket.owner or None
 
+    def person_is_presumed(self) -> bool:
+        """The person comes from the ticket's owner, not from a field a person filled in: the
+        owner may be whoever closed the ticket rather than the one complained about."""
+        name = self.config.person_field
+        value = self.ticket.fields.get(name) if name else None
+        return not (isinstance(value, str) and value.strip())
+
     def units(self) -> list[str]:
         return [u for u in (self.record.get("units") or []) if isinstance(u, str) and u]
 
@@ -210,11 +217,16 @@ class _Ctx:
                     self.done.add(key)
                     self.new_done.append(key)
                     charged.append(subject)
+                    status, reason, reason_en = spec.effective_status, spec.reason + extra, spec.reason_en + extra
+                    if role == "person" and status == "confirmed" and self.person_is_presumed():
+                        # Never charge a presumed person outright: a person confirms the entry.
+                        status = "proposed"
+                        reason += "（责任人按处理人推定，请确认）"
+                        reason_en += " (person presumed from the owner; confirm)"
                     self.effects.append(LedgerEntry(
                         rule_id=rule_id, kind=spec.kind, subject=subject, amount=spec.amount,
                         amount_min=spec.amount_min, amount_max=spec.amount_max,
-                        status=spec.effective_status, reason=spec.reason + extra,
-                        reason_en=spec.reason_en + extra,
+                        status=status, reason=reason, reason_en=reason_en,
                         dedupe_key=f"{rule_id}:{spec.kind}:{self.ticket.ref.key}:{subject}"[:200]))
         return charged
 

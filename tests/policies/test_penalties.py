@@ -249,10 +249,13 @@ def test_R_PEN_5_6_3_attitude_or_timeliness_zero_tolerance_against_the_person(fo
     ticket = make_ticket(owner="agent1")
     ticket.closed = True
     effects = Run(host, stub, ticket)({"valid": 1, "units": ["营销部"]}, flags={"attitude": True})
+    # The owner is only presumed to be the person complained about: a person confirms the fine.
     assert [e for e in ledger(effects) if e[0] == "R-PEN-5.6.3"] == [
-        ("R-PEN-5.6.3", "penalty", "agent1", 1000.0, None, None, "confirmed"),
+        ("R-PEN-5.6.3", "penalty", "agent1", 1000.0, None, None, "proposed"),
         ("R-PEN-5.6.3", "admonition", "agent1", None, None, None, "proposed"),
     ]
+    fine = [e for e in effects if isinstance(e, LedgerEntry) and e.rule_id == "R-PEN-5.6.3" and e.kind == "penalty"][0]
+    assert "推定" in fine.reason
     demerit = [e for e in effects if isinstance(e, LedgerEntry) and e.kind == "admonition"][0]
     assert "记过或辞退" in demerit.reason
     assert len([e for e in ledger(effects) if e[0] == "R-PEN-5.6.2"]) == 2
