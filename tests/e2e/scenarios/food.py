@@ -995,7 +995,7 @@ SCENARIOS = [
                         ('R-CB-6.36', '待办：回访客户：问题是否解决到位；处理时限；服务态度；对处理结果是否满意；其他意见和建议，截止 2026-03-21 10:00 CST'),
                         ('R-PEN-5.6.2', '台账记账：罚款 公司负责人 1000 元：有效投诉，处罚责任机构和部门负责人'),
                         ('R-PEN-5.6.2', '台账记账：罚款 生产班组负责人 1000 元：有效投诉，处罚责任机构和部门负责人'),
-                        ('R-PEN-5.6.3', '台账记账：罚款 agent1@example.com 1000 元：态度类/时效类有效投诉，零容忍'),
+                        ('R-PEN-5.6.3', '台账提议：罚款 agent1@example.com 1000 元：态度类/时效类有效投诉，零容忍（责任人按处理人推定，请确认）'),
                         ('R-PEN-5.6.3', '台账提议：诫勉 agent1@example.com：视情节记过或辞退（待决定）'),
                     ],
                     tags={'客诉-B类'}, priority='3 high', group='生产班组', state='pending reminder',
@@ -1005,7 +1005,7 @@ SCENARIOS = [
                     ledger=[
                         ('R-PEN-5.6.2', 'penalty', '公司负责人', 1000.0, None, None, 'confirmed'),
                         ('R-PEN-5.6.2', 'penalty', '生产班组负责人', 1000.0, None, None, 'confirmed'),
-                        ('R-PEN-5.6.3', 'penalty', 'agent1@example.com', 1000.0, None, None, 'confirmed'),
+                        ('R-PEN-5.6.3', 'penalty', 'agent1@example.com', 1000.0, None, None, 'proposed'),
                         ('R-PEN-5.6.3', 'admonition', 'agent1@example.com', None, None, None, 'proposed'),
                     ],
                     record={'tier': 'B', 'valid': 1, 'units': ['生产班组'], 'special': 0,

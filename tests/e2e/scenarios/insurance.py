@@ -468,7 +468,7 @@ SCENARIOS = [
                         ('R-CB-5.5.3', '待办：回访客户：问题是否解决到位；处理时限；服务态度；对处理结果是否满意；其他意见和建议，截止 2026-03-10 23:59 CST'),
                         ('R-PEN-5.6.2', '台账记账：罚款 德阳支公司负责人 1000 元：有效投诉，处罚责任机构和部门负责人'),
                         ('R-PEN-5.6.2', '台账记账：罚款 客户服务部负责人 1000 元：有效投诉，处罚责任机构和部门负责人'),
-                        ('R-PEN-5.6.3', '台账记账：罚款 agent1@example.com 1000 元：态度类/时效类有效投诉，零容忍'),
+                        ('R-PEN-5.6.3', '台账提议：罚款 agent1@example.com 1000 元：态度类/时效类有效投诉，零容忍（责任人按处理人推定，请确认）'),
                         ('R-PEN-5.6.3', '台账提议：诫勉 agent1@example.com：视情节记过或辞退（待决定）'),
                     ],
                     tags={'投诉-一般'}, priority='2 normal', group='客户服务部', state='pending reminder',
@@ -478,7 +478,7 @@ SCENARIOS = [
                     ledger=[
                         ('R-PEN-5.6.2', 'penalty', '德阳支公司负责人', 1000.0, None, None, 'confirmed'),
                         ('R-PEN-5.6.2', 'penalty', '客户服务部负责人', 1000.0, None, None, 'confirmed'),
-                        ('R-PEN-5.6.3', 'penalty', 'agent1@example.com', 1000.0, None, None, 'confirmed'),
+                        ('R-PEN-5.6.3', 'penalty', 'agent1@example.com', 1000.0, None, None, 'proposed'),
                         ('R-PEN-5.6.3', 'admonition', 'agent1@example.com', None, None, None, 'proposed'),
                     ],
                     record={'tier': 'general', 'valid': 1, 'units': ['客户服务部'], 'special': 0,
