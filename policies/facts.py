@@ -209,6 +209,140 @@ def match_any(text: str, exprs: Iterable[str], negations: Iterable[str] = (), wi
     return None
 
 
+# Compiled keyword rules. ``match_any`` re-parses and scans the text once per word of every
+# expression; a configuration's rules are compiled once instead (``KeywordMatcher``):
+# ``present`` finds, in one pass over the configuration's whole vocabulary (only words whose first
+# character occurs in the text are looked for), every word ``find_word`` would find -- not right
+# after a negation in the same clause, not digits inside a longer number -- and each expression
+# list is then decided by set lookups (``first_match``), in the same order and with the same
+# result as ``match_any``.
+
+#: An expression list, compiled: (every word in it, the parsed non-empty expressions in order).
+Compiled = tuple[frozenset[str], tuple[tuple[tuple[str, ...], ...], ...]]
+
+
+def compile_expressions(exprs: Iterable[str]) -> Compiled:
+    parsed = tuple(groups for groups in (parse_expression(e) for e in exprs) if groups)
+    return frozenset(w for groups in parsed for group in groups for w in group), parsed
+
+
+def first_match(compiled: Compiled, present: frozenset[str] | set[str]) -> str | None:
+    """``match_any`` of the compiled list, given the words ``present`` (un-negated) in the text."""
+    words, parsed = compiled
+    if words.isdisjoint(present):
+        return None
+    for groups in parsed:
+        found = []
+        for group in groups:
+            word = next((w for w in group if w in present), None)
+            if word is None:
+                break
+            found.append(word)
+        else:
+            return "+".join(found)
+    return None
+
+
+class KeywordMatcher:
+    """Expression lists compiled together: ``present`` finds their words in a text in one pass,
+    ``matches`` gives the index of every list with a word in the text (see ``first_match``)."""
+
+    __slots__ = ("negations", "window", "lists", "_by_first", "_firsts", "_index", "_numbers")
+
+    def __init__(self, lists: Iterable[Iterable[str]], negations: Iterable[str], window: int) -> None:
+        self.negations = tuple(negations)
+        self.window = window
+        self.lists: tuple[Compiled, ...] = tuple(compile_expressions(exprs) for exprs in lists)
+        by_first: dict[str, list[str]] = {}
+        index: dict[str, list[int]] = {}
+        for i, (words, parsed) in enumerate(self.lists):
+            for groups in parsed:
+                for group in groups:
+                    for word in group:
+                        same = by_first.setdefault(word[0], [])
+                        if word not in same:
+                            same.append(word)
+                        if i not in index.setdefault(word, []):
+                            index[word].append(i)
+        self._by_first = {c: tuple(ws) for c, ws in by_first.items()}
+        self._firsts = frozenset(by_first)
+        self._index = {w: tuple(ids) for w, ids in index.items()}
+        self._numbers = frozenset(w for w in index if w.isdigit())
+
+    def _negated_at(self, text: str) -> set[int]:
+        """Positions a word may not start at: at most ``window`` characters after the end of a
+        negation, in the same clause (``_negated`` for every position at once)."""
+        out: set[int] = set()
+        window, size = self.window, len(text)
+        for neg in self.negations:
+            pos = text.find(neg)
+            while pos != -1:
+                end = pos + len(neg)
+                at = end
+                while at <= end + window and at <= size:
+                    if at > end and text[at - 1] in _CLAUSE_BREAKS:
+                        break
+                    out.add(at)
+                    at += 1
+                pos = text.find(neg, pos + 1)
+        return out
+
+    def present(self, text: str) -> frozenset[str]:
+        """The words with an occurrence ``find_word`` accepts (not negated, not inside a number)."""
+        found = []
+        negated: set[int] | None = None
+        numbers = self._numbers
+        for first in self._firsts.intersection(text):
+            for word in self._by_first[first]:
+                if word not in text:
+                    continue
+                if negated is None:
+                    negated = self._negated_at(text) if self.negations else set()
+                if not negated and word not in numbers:
+                    found.append(word)
+                    continue
+                number, size = word in numbers, len(word)
+                start = text.find(word)
+                while start != -1:
+                    end = start + size
+                    inside = number and ((start > 0 and text[start - 1].isdigit())
+                                         or (end < len(text) and text[end].isdigit()))
+                    if not inside and start not in negated:
+                        found.append(word)
+                        break
+                    start = text.find(word, start + 1)
+        return frozenset(found)
+
+    def matches(self, present: frozenset[str]) -> set[int]:
+        """Indexes (into ``lists``) of the lists with at least one of the words ``present``."""
+        index = self._index
+        out: set[int] = set()
+        for word in present:
+            out.update(index[word])
+        return out
+
+
+_COMPILED: dict[tuple[int, str], tuple[object, tuple[object, ...], Any]] = {}
+
+
+def compiled_for(owner: object, kind: str, parts: tuple[object, ...], build: Any) -> Any:
+    """``build()``, computed once per configuration object ``owner`` (and ``kind`` of result).
+
+    The cache holds ``owner`` and the objects ``parts`` the result is built from, and builds again
+    when any of them is another object (a configuration copied with an update, a replaced list).
+    Validated configurations are not changed in place (the host validates them once)."""
+    key = (id(owner), kind)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is owner and len(hit[1]) == len(parts) \
+            and all(a is b for a, b in zip(hit[1], parts)):
+        return hit[2]
+    value = build()
+    if len(_COMPILED) >= 128:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = (owner, parts, value)
+    return value
+
+
 # ------------------------------------------------------------------------------------------------
 # amounts and counts
 
@@ -276,9 +410,76 @@ def _clause(text: str, start: int, end: int) -> tuple[str, str]:
     return before, after
 
 
+def required_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Characters of which every match of ``pattern`` contains one, or ``None`` when the pattern
+    does not say (a text without any of them cannot match: ``may_match``)."""
+    try:
+        from re import _constants as sre, _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover -- Python < 3.11
+        return None
+    if pattern.flags & re.IGNORECASE:
+        return None
+
+    def sequence(items: Any) -> frozenset[str] | None:
+        best = None
+        for op, av in items:
+            chars = item(op, av)
+            if chars is not None and (best is None or len(chars) < len(best)):
+                best = chars
+        return best
+
+    def item(op: Any, av: Any) -> frozenset[str] | None:
+        if op is sre.LITERAL:
+            return frozenset(chr(av))
+        if op is sre.IN:
+            chars: set[str] = set()
+            for o, a in av:
+                if o is sre.LITERAL:
+                    chars.add(chr(a))
+                elif o is sre.RANGE and a[1] - a[0] < 256:
+                    chars.update(chr(c) for c in range(a[0], a[1] + 1))
+                else:
+                    return None
+            return frozenset(chars)
+        if op is sre.SUBPATTERN:
+            _, add_flags, _, sub = av
+            return None if add_flags & re.IGNORECASE else sequence(sub)
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+            low, _, sub = av
+            return sequence(sub) if low >= 1 else None
+        if op is getattr(sre, "ATOMIC_GROUP", None):
+            return sequence(av)
+        if op is sre.BRANCH:
+            union: set[str] = set()
+            for alternative in av[1]:
+                chars = sequence(alternative)
+                if chars is None:
+                    return None
+                union |= chars
+            return frozenset(union)
+        return None
+
+    try:
+        parsed = parser.parse(pattern.pattern, pattern.flags)
+        if parsed.state.flags & re.IGNORECASE:
+            return None
+        return sequence(parsed)
+    except Exception:  # noqa: BLE001 -- only a shortcut: without it every text is searched
+        return None
+
+
+def may_match(required: frozenset[str] | None, text: str) -> bool:
+    return required is None or not required.isdisjoint(text)
+
+
+_AMOUNT_CHARS = required_chars(_AMOUNT)
+
+
 def loss_amounts(text: str, rules: LossRules) -> list[tuple[float, str]]:
     """Amounts with a loss word (损失, 赔偿 ...) within ``window`` characters, same clause."""
-    found = []
+    found: list[tuple[float, str]] = []
+    if not may_match(_AMOUNT_CHARS, text):
+        return found
     for m in _AMOUNT.finditer(text):
         value = _amount_value(m)
         if value is None:
@@ -356,12 +557,52 @@ def _flag_name(value: str, rules: Mapping[str, KeywordRule]) -> str | None:
     return next((k for k, r in rules.items() if r.label == value), None)
 
 
+class _Rules:
+    """A facts configuration's keyword rules and patterns, compiled once (``_rules``).
+
+    The matcher's lists, in this order: causes (channel causes first: R-ROUTE-1.10, a channel
+    cause wins over a product symptom), channel keywords, categories, flags, target keywords."""
+
+    def __init__(self, config: FactsConfig) -> None:
+        causes = [(k, r) for k, r in config.causes.items() if r.channel == "channel"]
+        causes += [(k, r) for k, r in config.causes.items() if r.channel == "consumer"]
+        lists: list[list[str]] = []
+
+        def add(exprs: list[str]) -> int:
+            lists.append(exprs)
+            return len(lists) - 1
+
+        self.causes = tuple((add(r.keywords), k) for k, r in causes)
+        self.channel = add(config.channel_keywords)
+        self.categories = tuple((add(r.keywords), k) for k, r in config.categories.items())
+        self.flags = tuple((add(r.keywords), k) for k, r in config.flags.items())
+        self.target = add(config.target_keywords)
+        self.matcher = KeywordMatcher(lists, config.negations, config.negation_window)
+        # Each pattern with the characters one of which a match needs (most texts skip the search).
+        self.people = tuple((c, required_chars(c)) for c in map(re.compile, config.people_patterns))
+        self.batch = tuple((c, required_chars(c)) for c in map(re.compile, config.batch_patterns))
+        self.contact = tuple((c, required_chars(c)) for c in map(re.compile, config.contact_patterns))
+
+
+def _rules(config: FactsConfig) -> _Rules:
+    return compiled_for(config, "facts", (config.causes, config.channel_keywords, config.categories, config.flags,
+                                          config.target_keywords, config.negations, config.negation_window,
+                                          config.people_patterns, config.batch_patterns, config.contact_patterns),
+                        lambda: _Rules(config))
+
+
 def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     """Every fact the configuration can establish, with evidence."""
     f = config.fields
     tags = config.tags
-    neg, win = config.negations, config.negation_window
+    rules = _rules(config)
     text = customer_text(ticket)
+    matcher = rules.matcher
+    present = matcher.present(text)
+    hits = matcher.matches(present)  # the keyword lists worth looking at
+
+    def keyword(i: int) -> str | None:
+        return first_match(matcher.lists[i], present) if i in hits else None
     out: dict[str, Any] = {"flags": {}, "evidence": {}}
     ev: dict[str, str] = out["evidence"]
 
@@ -383,11 +624,9 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     first_of("cause", f.cause, tags.cause, lambda v: _lookup_rule(v, config.causes))
     first_of("channel", f.channel, tags.channel, lambda v: _lookup(v, config.values.channel))
     if "cause" not in out:
-        # R-ROUTE-1.10: a channel cause wins over a product symptom.
-        ordered = [(k, r) for k, r in config.causes.items() if r.channel == "channel"]
-        ordered += [(k, r) for k, r in config.causes.items() if r.channel == "consumer"]
-        for key, rule in ordered:
-            hit = match_any(text, rule.keywords, neg, win)
+        # R-ROUTE-1.10: a channel cause wins over a product symptom (rules.causes: channel first).
+        for i, key in rules.causes:
+            hit = keyword(i)
             if hit is not None:
                 out["cause"], ev["cause"] = key, f"keyword {hit}"
                 break
@@ -396,14 +635,14 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
         if cause_rule is not None:
             out["channel"], ev["channel"] = cause_rule.channel, f"cause {out['cause']}"
         else:
-            hit = match_any(text, config.channel_keywords, neg, win)
+            hit = keyword(rules.channel)
             if hit is not None:
                 out["channel"], ev["channel"] = "channel", f"keyword {hit}"
 
     # category ----------------------------------------------------------------------------------
     if not first_of("category", f.category, tags.category, lambda v: _lookup_rule(v, config.categories)):
-        for key, rule in config.categories.items():
-            hit = match_any(text, rule.keywords, neg, win)
+        for i, key in rules.categories:
+            hit = keyword(i)
             if hit is not None:
                 out["category"], ev["category"] = key, f"keyword {hit}"
                 break
@@ -425,8 +664,8 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
         out["people"], ev["people"] = int(people), f"field {f.people}={raw}"
     else:
         counts = []
-        for pattern in config.people_patterns:
-            for m in re.finditer(pattern, text):
+        for pattern, required in rules.people:
+            for m in pattern.finditer(text) if may_match(required, text) else ():
                 n = parse_number(m.group("n"))
                 if n is not None:
                     counts.append((int(n), m.group(0)))
@@ -438,8 +677,8 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if raw is not None:
         out["batch"], ev["batch"] = str(raw).strip(), f"field {f.batch}"
     else:
-        for pattern in config.batch_patterns:
-            m = re.search(pattern, text)
+        for pattern, required in rules.batch:
+            m = pattern.search(text) if may_match(required, text) else None
             if m:
                 out["batch"], ev["batch"] = m.group(1), f"text {m.group(0)}"
                 break
@@ -449,7 +688,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if c is not None and (c.email or c.phone):
         out["has_contact"], ev["has_contact"] = True, "customer " + ("email" if c.email else "phone")
     else:
-        m = next((m for p in config.contact_patterns if (m := re.search(p, text))), None)
+        m = next((m for p, required in rules.contact if may_match(required, text) and (m := p.search(text))), None)
         if m is not None:
             out["has_contact"], ev["has_contact"] = True, "text contact"
         elif c is not None:
@@ -458,7 +697,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if raw is not None:
         out["names_target"], ev["names_target"] = True, f"field {f.target}={raw}"
     else:
-        hit = match_any(text, config.target_keywords, neg, win)
+        hit = keyword(rules.target)
         if hit is not None:
             out["names_target"], ev["names_target"] = True, f"keyword {hit}"
 
@@ -478,10 +717,10 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
         name = _flag_name(value, config.flags)
         if name is not None and name not in flags:
             flags[name], ev[f"flag:{name}"] = True, f"tag {tags.flag}{value}"
-    for name, rule in config.flags.items():
-        if name in flags:
+    for i, name in rules.flags:
+        if i not in hits or name in flags:
             continue
-        hit = match_any(text, rule.keywords, neg, win)
+        hit = keyword(i)
         if hit is not None:
             flags[name], ev[f"flag:{name}"] = True, f"keyword {hit}"
     return out

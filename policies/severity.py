@@ -47,7 +47,7 @@ from kesu.effects import (
 from kesu.facts import FLAG_NAMES, Facts
 from kesu.models import EventKind, Priority, Ticket, TicketEvent
 from plugins import hookimpl
-from policies.facts import customer_text, match_any
+from policies.facts import KeywordMatcher, compiled_for, customer_text, first_match
 
 Scheme = Literal["food", "loss", "service"]
 
@@ -203,9 +203,25 @@ def declared_tier(ticket: Ticket, config: SeverityConfig) -> str | None:
     return None
 
 
+class _Keywords:
+    """The tiers' keyword expressions, compiled once per configuration (policies.facts)."""
+
+    def __init__(self, config: SeverityConfig) -> None:
+        self.matcher = KeywordMatcher([s.keywords for s in config.tiers.values()], config.negations,
+                                      config.negation_window)
+        self.tiers = {tier: self.matcher.lists[i] for i, tier in enumerate(config.tiers)}
+
+
+def _keywords(config: SeverityConfig) -> _Keywords:
+    return compiled_for(config, "severity", (config.tiers, config.negations, config.negation_window,
+                                             *(s.keywords for s in config.tiers.values())),
+                        lambda: _Keywords(config))
+
+
 def classify(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str | None, str | None]:
     """(tier, evidence) from the facts: the highest matching tier wins (R-TIER-1.9.1, 5.3, 6.13)."""
-    text = customer_text(ticket)
+    keywords = _keywords(config)
+    present: frozenset[str] | None = None
     for tier in reversed(config.order):
         spec = config.tiers[tier]
         if facts.cause is not None and facts.cause in spec.causes:
@@ -217,7 +233,9 @@ def classify(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str 
             return tier, f"损失 {facts.loss_amount:,.2f} 元"
         if spec.people_ge is not None and facts.people is not None and facts.people >= spec.people_ge:
             return tier, f"{facts.people} 人"
-        hit = match_any(text, spec.keywords, config.negations, config.negation_window)
+        if present is None:
+            present = keywords.matcher.present(customer_text(ticket))
+        hit = first_match(keywords.tiers[tier], present)
         if hit is not None:
             return tier, hit
     return None, None

@@ -11,7 +11,19 @@ import pytest
 
 from kesu.models import Article
 from plugins.manager import PluginConfigError
-from policies.facts import chinese_number, match_expression
+import random
+import re
+
+from policies import profiles
+from policies.facts import (
+    KeywordMatcher,
+    chinese_number,
+    first_match,
+    match_any,
+    match_expression,
+    may_match,
+    required_chars,
+)
 from tests.policies.classify_kit import evaluate, make_host, one, ticket
 
 
@@ -269,6 +281,51 @@ def test_expression_syntax():
     assert match_expression("里面有虫", "虫|蛆 + 未开封") is None
     assert match_expression("没有发霉", "发霉", ["没有"], 2) is None
     assert match_expression("没几天就发霉", "发霉", ["没"], 2) == "发霉"
+
+
+def _keyword_lists(profile):
+    data = profiles.load(profile)
+    facts, severity = data["facts"], data["severity"]
+    lists = [r["keywords"] for r in facts["causes"].values()] + [facts["channel_keywords"], facts["target_keywords"]]
+    lists += [r["keywords"] for r in [*facts["categories"].values(), *facts["flags"].values()]]
+    return lists + [t.get("keywords", []) for t in severity["tiers"].values()]
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_compiled_keywords_match_like_match_any(profile):
+    """The compiled matcher (one pass per text) gives exactly match_any's answer: negations in and
+    across clauses, numbers inside longer numbers, "+" groups, the first expression in order."""
+    lists = _keyword_lists(profile)
+    words = sorted({w for exprs in lists for e in exprs for w in re.split(r"[|+]", e) if w.strip()})
+    pieces = [*words, "没有", "没", "未", "无", "不", "并非", "。", "，", "！", "\n", "；", "的", "了", "很",
+              "12345", "138123456789", "0"]
+    rnd = random.Random(profile)
+    data = profiles.load(profile)
+    for negations, window in ((data["facts"]["negations"], data["facts"]["negation_window"]), (["没", "没有"], 4),
+                              ([], 0)):
+        matcher = KeywordMatcher(lists, negations, window)
+        for _ in range(300):
+            text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 16)))
+            present = matcher.present(text)
+            hits = matcher.matches(present)
+            for i, exprs in enumerate(lists):
+                expected = match_any(text, exprs, negations, window)
+                assert first_match(matcher.lists[i], present) == expected, (text, exprs)
+                assert expected is None or i in hits
+
+
+def test_required_chars_only_skip_texts_that_cannot_match():
+    patterns = [r"(?P<n>\d{1,4}|[一二两三]{1,3})\s*(?:个|位)?\s*(?:人(?![民身])|顾客|消费者)", r"批[号次]\s*(\w+)",
+                r"[\w.+-]+@[\w-]+", r"(?i)abc", r"a*", r"(?=a)b|c", r"1[3-9]\d{9}"]
+    assert required_chars(re.compile(patterns[0])) == frozenset("人顾消")
+    assert required_chars(re.compile(patterns[3])) is None and required_chars(re.compile(patterns[4])) is None
+    rnd = random.Random(3)
+    alphabet = "人顾客消费者批号次一二三个位民身@a.bcABC1395 "
+    for _ in range(3000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        for pattern in map(re.compile, patterns):
+            if not may_match(required_chars(pattern), text):
+                assert pattern.search(text) is None, (pattern.pattern, text)
 
 
 # -- R-REC-4.15: facts recorded for reports --------------------------------------------------------------
