@@ -191,15 +191,14 @@ def announce(notify: Notifier, run: ReportRun, title: str, recipients: Sequence[
 
 def report_loop(engine: Engine, settings: ReportSettings, notify: Notifier | None,
                 clock: Callable[[], datetime] = utcnow) -> Callable[[threading.Event], None]:
-    """The worker thread: check at start and then every ``check_interval`` seconds."""
+    """The worker thread: check every ``check_interval`` seconds, the first time one interval after
+    start (a process that starts is busy with its backlog first; the report can wait a minute)."""
 
     def loop(stop: threading.Event) -> None:
-        while True:
+        while not stop.wait(settings.check_interval):
             try:
                 run_due(engine, settings, clock(), notify=notify)
             except Exception:  # noqa: BLE001 -- the store hiccuped; try again next round
                 log.exception("report loop error")
-            if stop.wait(settings.check_interval):
-                return
 
     return loop
