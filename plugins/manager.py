@@ -214,17 +214,13 @@ class PluginHost:
         result.facts = facts
         history = history if history is not None else EmptyHistory()
         working = dict(record or {})
+        # What plugins may ask for; ``state`` and ``config`` are each plugin's own.
+        kwargs: dict[str, Any] = {"event": event, "ticket": ticket, "now": now, "facts": facts,
+                                  "history": history, "record": MappingProxyType(working)}
+        configs = self.configs
         for name, function, argnames in self._impls:
-            kwargs = {
-                "event": event,
-                "ticket": ticket,
-                "state": states.get(name, {}),
-                "config": self.configs.get(name),
-                "now": now,
-                "facts": facts,
-                "history": history,
-                "record": MappingProxyType(working),
-            }
+            kwargs["state"] = states.get(name, {})
+            kwargs["config"] = configs.get(name)
             try:
                 returned = function(**{k: kwargs[k] for k in argnames})
                 stamped = [_stamp(effect, name) for effect in returned or ()]
@@ -278,8 +274,23 @@ class PluginHost:
         return failures
 
 
+_object_setattr = object.__setattr__
+
+
 def _stamp(effect: Any, source: str) -> Effect:
+    """A copy of ``effect`` with ``source`` set (whatever the plugin put there)."""
     if isinstance(effect, BaseEffect):
+        if effect.__pydantic_extra__ is None and getattr(effect, "__pydantic_private__", None) is None:
+            # effect.model_copy(update={"source": source}) without pydantic's generic copying.
+            cls = type(effect)
+            stamped = cls.__new__(cls)
+            values = effect.__dict__.copy()
+            values["source"] = source
+            _object_setattr(stamped, "__dict__", values)
+            _object_setattr(stamped, "__pydantic_extra__", None)
+            _object_setattr(stamped, "__pydantic_fields_set__", {*effect.__pydantic_fields_set__, "source"})
+            _object_setattr(stamped, "__pydantic_private__", None)
+            return stamped  # type: ignore[return-value]
         return effect.model_copy(update={"source": source})  # type: ignore[return-value]
     # Plugins may return plain dicts; validate them like any other effect.
     return effect_adapter.validate_python({**effect, "source": source})

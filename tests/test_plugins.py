@@ -98,6 +98,30 @@ def test_broken_plugin_does_not_stop_others_and_is_recorded(pm, make_ticket):
     assert any(e.source == "severity" for e in result.effects)
 
 
+def test_stamping_copies_the_effect_like_model_copy():
+    from pydantic import ConfigDict
+
+    from kesu.effects import RecordComplaint, ScheduleTimer
+    from plugins.manager import _stamp
+
+    class Loose(AddTags):  # a plugin's own effect type with extra keys
+        model_config = ConfigDict(frozen=True, extra="allow")
+
+    effects = [AddTags(rule_id="R-ESC-6.32", tags=("t",), source="severity"),
+               InternalNote(rule_id="R-ESC-6.32", text="说明", reason="x"),
+               RecordComplaint(rule_id="R-REC-4.15", values={"batch": "1"}),
+               ScheduleTimer(rule_id="R-SLA-6.16", key="k", due_at=NOW, payload={"a": 1}),
+               Loose(rule_id="R-ESC-6.32", tags=("t",), note="extra")]
+    for effect in effects:
+        before = (dict(effect.__dict__), set(effect.model_fields_set))
+        stamped, expected = _stamp(effect, "tagger"), effect.model_copy(update={"source": "tagger"})
+        assert type(stamped) is type(effect) and stamped is not effect
+        assert stamped.source == "tagger" and stamped == expected
+        assert stamped.model_fields_set == expected.model_fields_set
+        assert stamped.model_dump() == expected.model_dump() and stamped.__pydantic_extra__ == expected.__pydantic_extra__
+        assert (dict(effect.__dict__), set(effect.model_fields_set)) == before  # the plugin's own is untouched
+
+
 def test_plugin_gets_its_own_config_and_state(pm, make_ticket):
     class Cfg(BaseModel):
         word: str = "默认"
