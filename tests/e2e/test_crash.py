@@ -35,7 +35,7 @@ url = "{db_url}"
 
 [worker]
 threads = 1
-lease_seconds = 2
+lease_seconds = 3
 timer_interval = 0.2
 poll_interval = 0.05
 backoff_base = 0.2
@@ -68,10 +68,14 @@ def test_worker_killed_mid_event_effects_appear_exactly_once(sandbox, db_url, tm
             wait_until(lambda: sandbox.count("GET", "/api/v1/tickets/") >= 1, 20)
         else:
             wait_until(lambda: sandbox.count("PUT") >= 1, 20)
-            assert len(intake.notes(tid)) == 1, "the helpdesk applied the write"
+            # The sandbox logs the call before applying it: wait for the write itself.
+            wait_until(lambda: len(intake.notes(tid)) == 1, 20)
         first.kill()
         first.wait(10)
-        assert intake.services.inbox.depth()["processing"] == 1
+        depth = intake.services.inbox.depth()
+        # Claimed and unfinished (still "processing", or already handed back by a lease that ran
+        # out while the machine was busy): in no case done.
+        assert depth["processing"] + depth["pending"] == 1 and depth["done"] == 0
 
         second = start_worker(config, log)
         try:
@@ -87,7 +91,7 @@ def test_worker_killed_mid_event_effects_appear_exactly_once(sandbox, db_url, tm
         if moment == "after_write_applied":
             assert "recovered" in kinds  # the second worker finished the interrupted write
         row = intake.services.inbox.list()[0]
-        assert row["attempts"] == 2 and row["status"] == "done"
+        assert row["attempts"] >= 2 and row["status"] == "done"
     finally:
         intake.stop()
         print(log.read_text(errors="replace")[-3000:] if log.exists() else "")
