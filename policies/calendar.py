@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 PUBLISHED_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
 #: Never walk further than this looking for a working day (a misconfiguration, not a calendar).
 _MAX_SCAN_DAYS = 400
+#: Answers a calendar remembers (days, deadlines: pure functions of their arguments) before it
+#: forgets them all and starts again.
+_MEMO_SIZE = 20_000
 
 
 class CalendarConfig(BaseModel):
@@ -95,6 +98,15 @@ class BusinessCalendar:
         self._years: dict[int, holidays.HolidayBase] = {}
         self._lock = threading.Lock()
         self._warned: set[int] = set()
+        # Memoized answers, keyed by method and arguments (a time's ``fold`` too: two local times
+        # that differ only by it compare equal but are different moments).
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _remember(self, key: tuple[Any, ...], value: Any) -> Any:
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
     @classmethod
     def from_config(cls, config: CalendarConfig) -> BusinessCalendar:
@@ -120,12 +132,26 @@ class BusinessCalendar:
 
     def unknown_years(self, start: datetime | date, end: datetime | date) -> list[int]:
         """Years between ``start`` and ``end`` (inclusive, local dates) without official data."""
+        key = ("unknown_years", start, type(start), getattr(start, "fold", 0), end, type(end), getattr(end, "fold", 0))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, tuple(self._unknown_years(start, end)))
+        return list(hit)
+
+    def _unknown_years(self, start: datetime | date, end: datetime | date) -> list[int]:
         first = self.local(start).year if isinstance(start, datetime) else start.year
         last = self.local(end).year if isinstance(end, datetime) else end.year
         return [y for y in range(min(first, last), max(first, last) + 1) if not self.is_known_year(y)]
 
     def is_working_day(self, day: date) -> bool:
         """Working day in the configured calendar: 调休 weekend workdays on, statutory holidays off."""
+        key = ("is_working_day", day, type(day))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, self._is_working_day(day))
+        return hit  # type: ignore[no-any-return]
+
+    def _is_working_day(self, day: date) -> bool:
         if day in self.extra_workdays:
             return True
         if day in self.extra_holidays:
@@ -134,6 +160,13 @@ class BusinessCalendar:
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after ``day``."""
+        key = ("next_working_day", day, type(day))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, self._next_working_day(day))
+        return hit  # type: ignore[no-any-return]
+
+    def _next_working_day(self, day: date) -> date:
         for _ in range(_MAX_SCAN_DAYS):
             day += timedelta(days=1)
             if self.is_working_day(day):
@@ -160,6 +193,13 @@ class BusinessCalendar:
 
         Received on a non-working day: counted from the start of business on the next working day.
         """
+        key = ("add_working_days", start, start.fold, n)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, self._add_working_days(start, n))
+        return hit  # type: ignore[no-any-return]
+
+    def _add_working_days(self, start: datetime, n: int) -> datetime:
         if n < 0:
             raise ValueError("n must be >= 0")
         local = self.local(start)
@@ -172,6 +212,13 @@ class BusinessCalendar:
 
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """``hours`` of business time (working days, between business_start and business_end)."""
+        key = ("add_working_hours", start, start.fold, hours)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, self._add_working_hours(start, hours))
+        return hit  # type: ignore[no-any-return]
+
+    def _add_working_hours(self, start: datetime, hours: float) -> datetime:
         if hours < 0:
             raise ValueError("hours must be >= 0")
         remaining = timedelta(hours=hours)
@@ -193,11 +240,22 @@ class BusinessCalendar:
 
     def end_of_day(self, start: datetime, days: int) -> datetime:
         """Midnight ending the ``days``-th calendar day after ``start`` ("最晚于次日" = 1)."""
-        day = self.local(start).date() + timedelta(days=days + 1)
-        return self.at(day, time(0, 0))
+        key = ("end_of_day", start, start.fold, days)
+        hit = self._memo.get(key)
+        if hit is None:
+            day = self.local(start).date() + timedelta(days=days + 1)
+            hit = self._remember(key, self.at(day, time(0, 0)))
+        return hit  # type: ignore[no-any-return]
 
     def add_months(self, start: datetime, months: int) -> datetime:
         """Same local clock time ``months`` calendar months later (day clamped to the month's end)."""
+        key = ("add_months", start, start.fold, months)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._remember(key, self._add_months(start, months))
+        return hit  # type: ignore[no-any-return]
+
+    def _add_months(self, start: datetime, months: int) -> datetime:
         local = self.local(start)
         index = local.month - 1 + months
         year, month = local.year + index // 12, index % 12 + 1

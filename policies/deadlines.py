@@ -181,12 +181,41 @@ class DeadlinesConfig(BaseModel):
 # helpers
 
 
+#: Memoized conversions (pure functions of their arguments; a time's ``fold`` is part of the key:
+#: two local times that differ only by it compare equal but are different moments).
+_MEMO: dict[tuple[Any, ...], Any] = {}
+_MEMO_SIZE = 20_000
+
+
+def _remember(key: tuple[Any, ...], value: Any) -> Any:
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[key] = value
+    return value
+
+
 def iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
+    if moment is None:
+        return None
+    key = ("iso", moment, moment.fold)
+    text = _MEMO.get(key)
+    if text is None:
+        text = _remember(key, moment.astimezone(timezone.utc).isoformat())
+    return text  # type: ignore[no-any-return]
 
 
 def parse_time(value: Any, cal: BusinessCalendar, *, date_clock: str = "end") -> datetime | None:
     """A ticket value as an aware datetime: ISO date-time (naive = local) or a date (business end)."""
+    if isinstance(value, str):
+        key = ("parse_time", value, cal, date_clock)
+        hit = _MEMO.get(key, key)
+        if hit is key:
+            hit = _remember(key, _parse_time(value, cal, date_clock))
+        return hit  # type: ignore[no-any-return]
+    return _parse_time(value, cal, date_clock)
+
+
+def _parse_time(value: Any, cal: BusinessCalendar, date_clock: str) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -218,7 +247,20 @@ def _agent_articles(ticket: Ticket) -> list[Article]:
 
 
 def _local(cal: BusinessCalendar, moment: datetime) -> str:
-    return cal.local(moment).strftime("%Y-%m-%d %H:%M")
+    key = ("local", cal, moment, moment.fold)
+    text = _MEMO.get(key)
+    if text is None:
+        text = _remember(key, cal.local(moment).strftime("%Y-%m-%d %H:%M"))
+    return text  # type: ignore[no-any-return]
+
+
+def _calendar(config: CalendarConfig) -> BusinessCalendar:
+    """``BusinessCalendar.from_config`` without hashing the configuration on every event."""
+    key = ("calendar", id(config))
+    hit = _MEMO.get(key)
+    if hit is None or hit[0] is not config:
+        hit = _remember(key, (config, BusinessCalendar.from_config(config)))
+    return hit[1]  # type: ignore[no-any-return]
 
 
 class Context:
@@ -227,7 +269,8 @@ class Context:
     def __init__(self, ticket: Ticket, state: Mapping[str, Any], config: DeadlinesConfig, now: datetime,
                  facts: Facts, record: Mapping[str, Any]) -> None:
         self.ticket, self.state, self.config, self.now, self.facts, self.record = ticket, state, config, now, facts, record
-        self.cal = BusinessCalendar.from_config(config.calendar)
+        self.cal = _calendar(config.calendar)
+        self._agents: list[Article] | None = None
         updated = ticket.updated_at
         # When something without its own timestamp was seen (a dispatch, a tag): the ticket's last
         # change is the best evidence; never later than now.
@@ -235,6 +278,11 @@ class Context:
         received = ticket.created_at or parse_time(record.get("received_at"), self.cal)
         self.received_missing = received is None
         self.received = received or now
+
+    def agent_articles(self) -> list[Article]:
+        if self._agents is None:
+            self._agents = _agent_articles(self.ticket)
+        return self._agents
 
     def resolved_at(self) -> datetime | None:
         """When the current resolution happened (kept in state: first seen closed), None if open."""
@@ -263,7 +311,7 @@ class Context:
         if kind == "created":
             return t.created_at or self.received
         if kind in ("first_response", "customer_contact"):
-            for a in _agent_articles(t):
+            for a in self.agent_articles():
                 contact = not a.internal or (kind == "customer_contact" and a.type in self.config.contact_article_types)
                 if contact and a.created_at is not None and a.created_at >= start:
                     return a.created_at
@@ -279,7 +327,7 @@ class Context:
             return self.resolved_at()
         if kind == "result_told":
             since = start - timedelta(minutes=self.config.result_lookback_minutes)
-            replies = [a.created_at for a in _agent_articles(t) if not a.internal and a.created_at is not None
+            replies = [a.created_at for a in self.agent_articles() if not a.internal and a.created_at is not None
                        and a.created_at >= since]
             return max(start, min(replies)) if replies else None
         if kind == "followup_done":

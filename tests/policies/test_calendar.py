@@ -141,3 +141,26 @@ def test_config_validation_and_business_hours_from_config():
         CalendarConfig.model_validate({**base, "timezone": "Mars/Olympus"})
     with pytest.raises(ValueError, match="naive"):
         cal.add_working_days(datetime(2026, 3, 2, 10), 1)
+
+
+def test_remembered_answers_equal_fresh_ones():
+    """The calendar remembers its answers; a second ask (or the same moment in another zone) gets
+    the answer a fresh calendar computes, and a time that differs only by ``fold`` is not mixed up."""
+    cal, fresh = BusinessCalendar(tz="Europe/Berlin"), lambda: BusinessCalendar(tz="Europe/Berlin")
+    moments = [datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"), fold=f) for f in (0, 1)]
+    moments += [datetime(2026, 3, 6, 16, 45, tzinfo=timezone.utc), cst(2026, 2, 14, 10), cst(2026, 9, 30, 23, 59)]
+    for _ in range(2):
+        for m in moments:
+            assert cal.add_working_days(m, 3) == fresh().add_working_days(m, 3)
+            assert cal.add_working_hours(m, 4) == fresh().add_working_hours(m, 4)
+            assert cal.end_of_day(m, 1) == fresh().end_of_day(m, 1)
+            assert cal.add_months(m, 1) == fresh().add_months(m, 1)
+            assert cal.unknown_years(m, m + timedelta(days=400)) == fresh().unknown_years(m, m + timedelta(days=400))
+            assert cal.is_working_day(m.date()) == fresh().is_working_day(m.date())
+    assert cal.end_of_day(moments[0], 0) == fresh().end_of_day(moments[0], 0)
+    # The deadlines plugin's remembered conversions keep the two moments apart too.
+    from policies.deadlines import _local, iso
+
+    assert [iso(m) for m in moments[:2]] == [m.astimezone(timezone.utc).isoformat() for m in moments[:2]]
+    assert iso(moments[0]) != iso(moments[1])
+    assert [_local(cal, m) for m in moments[:2]] == ["2026-10-25 02:30", "2026-10-25 02:30"]
