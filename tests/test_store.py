@@ -21,10 +21,25 @@ def ev(ticket_id="1", delivery="d1", kind="updated", source="webhook", at=T0, st
 
 def test_migrations_create_every_table_and_are_idempotent(engine):
     migrate(engine)  # second run: nothing to do, no error
-    assert current_revision(engine) == "0003"
+    from alembic.script import ScriptDirectory
+
+    from kesu.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert current_revision(engine) == head
     tables = set(inspect(engine).get_table_names())
     assert {"inbox", "rejected_webhooks", "ticket_state", "outbox", "timers", "audit_log",
             "ledger", "followups", "cursors", "complaints", "reports"} <= tables
+
+
+def test_a_batch_with_duplicates_inside_and_before_is_stored_once_each(engine):
+    inbox = Inbox(engine)
+    assert inbox.add_many([ev(delivery="a")])[0] is not None
+    ids = inbox.add_many([ev(delivery="b"), ev(delivery="a"), ev(delivery="b"), ev(delivery="c")])
+    assert ids[0] is not None and ids[1] is None and ids[2] is None and ids[3] is not None
+    assert sorted(r["delivery_id"] for r in inbox.list()) == ["a", "b", "c"]
+    # Events without a delivery id (timers, manual) are each stored.
+    assert all(inbox.add_many([ev(delivery=None), ev(delivery=None)]))
 
 
 def test_duplicate_delivery_is_stored_once(engine):

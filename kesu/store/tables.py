@@ -57,7 +57,7 @@ inbox = Table(
     Column("finished_at", DateTime(timezone=True)),
     UniqueConstraint("helpdesk", "delivery_id", name="uq_inbox_delivery"),
 )
-Index("ix_inbox_ready", inbox.c.status, inbox.c.available_at)
+Index("ix_inbox_status_id", inbox.c.status, inbox.c.id)  # claims walk pending events in id order
 Index("ix_inbox_ticket", inbox.c.ticket_key, inbox.c.status)
 
 rejected_webhooks = Table(
