@@ -209,9 +209,8 @@ class PluginHost:
         history: History | None = None,
         record: Mapping[str, Any] | None = None,
     ) -> Evaluation:
-        result = Evaluation()
-        facts, result.failures = self.extract_facts(ticket)
-        result.facts = facts
+        facts, failures = self.extract_facts(ticket)
+        result = Evaluation(failures=failures, facts=facts)
         history = history if history is not None else EmptyHistory()
         working = dict(record or {})
         # What plugins may ask for; ``state`` and ``config`` are each plugin's own.

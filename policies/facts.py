@@ -287,12 +287,13 @@ class KeywordMatcher:
                 pos = text.find(neg, pos + 1)
         return out
 
-    def present(self, text: str) -> frozenset[str]:
-        """The words with an occurrence ``find_word`` accepts (not negated, not inside a number)."""
+    def present(self, text: str, chars: frozenset[str] | None = None) -> frozenset[str]:
+        """The words with an occurrence ``find_word`` accepts (not negated, not inside a number);
+        ``chars``: ``frozenset(text)`` when the caller has it."""
         found = []
         negated: set[int] | None = None
         numbers = self._numbers
-        for first in self._firsts.intersection(text):
+        for first in self._firsts.intersection(text if chars is None else chars):
             for word in self._by_first[first]:
                 if word not in text:
                     continue
@@ -313,12 +314,17 @@ class KeywordMatcher:
                     start = text.find(word, start + 1)
         return frozenset(found)
 
-    def matches(self, present: frozenset[str]) -> set[int]:
-        """Indexes (into ``lists``) of the lists with at least one of the words ``present``."""
-        index = self._index
-        out: set[int] = set()
+    def matches(self, present: frozenset[str]) -> dict[int, str]:
+        """``{index into lists: first_match}`` of every list that matches, by index."""
+        index, lists = self._index, self.lists
+        candidates: set[int] = set()
         for word in present:
-            out.update(index[word])
+            candidates.update(index[word])
+        out = {}
+        for i in sorted(candidates):
+            hit = first_match(lists[i], present)
+            if hit is not None:
+                out[i] = hit
         return out
 
 
@@ -328,13 +334,12 @@ _COMPILED: dict[tuple[int, str], tuple[object, tuple[object, ...], Any]] = {}
 def compiled_for(owner: object, kind: str, parts: tuple[object, ...], build: Any) -> Any:
     """``build()``, computed once per configuration object ``owner`` (and ``kind`` of result).
 
-    The cache holds ``owner`` and the objects ``parts`` the result is built from, and builds again
-    when any of them is another object (a configuration copied with an update, a replaced list).
-    Validated configurations are not changed in place (the host validates them once)."""
+    The cache holds ``owner`` and the values ``parts`` the result is built from, and builds again
+    when they differ (a configuration copied with an update, a replaced list). Validated
+    configurations are not changed in place (the host validates them once)."""
     key = (id(owner), kind)
     hit = _COMPILED.get(key)
-    if hit is not None and hit[0] is owner and len(hit[1]) == len(parts) \
-            and all(a is b for a, b in zip(hit[1], parts)):
+    if hit is not None and hit[0] is owner and hit[1] == parts:
         return hit[2]
     value = build()
     if len(_COMPILED) >= 128:
@@ -468,17 +473,19 @@ def required_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
         return None
 
 
-def may_match(required: frozenset[str] | None, text: str) -> bool:
+def may_match(required: frozenset[str] | None, text: str | frozenset[str]) -> bool:
+    """Whether a pattern needing one of ``required`` may match a text (or its set of characters)."""
     return required is None or not required.isdisjoint(text)
 
 
 _AMOUNT_CHARS = required_chars(_AMOUNT)
 
 
-def loss_amounts(text: str, rules: LossRules) -> list[tuple[float, str]]:
-    """Amounts with a loss word (损失, 赔偿 ...) within ``window`` characters, same clause."""
+def loss_amounts(text: str, rules: LossRules, chars: frozenset[str] | None = None) -> list[tuple[float, str]]:
+    """Amounts with a loss word (损失, 赔偿 ...) within ``window`` characters, same clause
+    (``chars``: ``frozenset(text)`` when the caller has it)."""
     found: list[tuple[float, str]] = []
-    if not may_match(_AMOUNT_CHARS, text):
+    if not may_match(_AMOUNT_CHARS, text if chars is None else chars):
         return found
     for m in _AMOUNT.finditer(text):
         value = _amount_value(m)
@@ -572,10 +579,11 @@ class _Rules:
             lists.append(exprs)
             return len(lists) - 1
 
-        self.causes = tuple((add(r.keywords), k) for k, r in causes)
+        # list index -> cause / category / flag key; lists of one kind are consecutive.
+        self.causes = {add(r.keywords): k for k, r in causes}
         self.channel = add(config.channel_keywords)
-        self.categories = tuple((add(r.keywords), k) for k, r in config.categories.items())
-        self.flags = tuple((add(r.keywords), k) for k, r in config.flags.items())
+        self.categories = {add(r.keywords): k for k, r in config.categories.items()}
+        self.flags = {add(r.keywords): k for k, r in config.flags.items()}
         self.target = add(config.target_keywords)
         self.matcher = KeywordMatcher(lists, config.negations, config.negation_window)
         # Each pattern with the characters one of which a match needs (most texts skip the search).
@@ -597,12 +605,9 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     tags = config.tags
     rules = _rules(config)
     text = customer_text(ticket)
-    matcher = rules.matcher
-    present = matcher.present(text)
-    hits = matcher.matches(present)  # the keyword lists worth looking at
-
-    def keyword(i: int) -> str | None:
-        return first_match(matcher.lists[i], present) if i in hits else None
+    chars = frozenset(text)
+    # {keyword list: the words that matched}, in list order (= the configuration's order).
+    keywords = rules.matcher.matches(rules.matcher.present(text, chars))
     out: dict[str, Any] = {"flags": {}, "evidence": {}}
     ev: dict[str, str] = out["evidence"]
 
@@ -625,26 +630,24 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     first_of("channel", f.channel, tags.channel, lambda v: _lookup(v, config.values.channel))
     if "cause" not in out:
         # R-ROUTE-1.10: a channel cause wins over a product symptom (rules.causes: channel first).
-        for i, key in rules.causes:
-            hit = keyword(i)
-            if hit is not None:
-                out["cause"], ev["cause"] = key, f"keyword {hit}"
+        for i, hit in keywords.items():
+            if i in rules.causes:
+                out["cause"], ev["cause"] = rules.causes[i], f"keyword {hit}"
                 break
     if "channel" not in out:
         cause_rule = config.causes.get(out.get("cause", ""))
         if cause_rule is not None:
             out["channel"], ev["channel"] = cause_rule.channel, f"cause {out['cause']}"
         else:
-            hit = keyword(rules.channel)
+            hit = keywords.get(rules.channel)
             if hit is not None:
                 out["channel"], ev["channel"] = "channel", f"keyword {hit}"
 
     # category ----------------------------------------------------------------------------------
     if not first_of("category", f.category, tags.category, lambda v: _lookup_rule(v, config.categories)):
-        for i, key in rules.categories:
-            hit = keyword(i)
-            if hit is not None:
-                out["category"], ev["category"] = key, f"keyword {hit}"
+        for i, hit in keywords.items():
+            if i in rules.categories:
+                out["category"], ev["category"] = rules.categories[i], f"keyword {hit}"
                 break
 
     # loss amount, people, batch ----------------------------------------------------------------
@@ -653,7 +656,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if amount is not None:
         out["loss_amount"], ev["loss_amount"] = amount, f"field {f.loss_amount}={raw}"
     else:
-        amounts = loss_amounts(text, config.loss)
+        amounts = loss_amounts(text, config.loss, chars)
         if amounts:
             value, where = max(amounts)
             out["loss_amount"], ev["loss_amount"] = value, f"text {where}"
@@ -665,7 +668,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     else:
         counts = []
         for pattern, required in rules.people:
-            for m in pattern.finditer(text) if may_match(required, text) else ():
+            for m in pattern.finditer(text) if may_match(required, chars) else ():
                 n = parse_number(m.group("n"))
                 if n is not None:
                     counts.append((int(n), m.group(0)))
@@ -678,7 +681,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
         out["batch"], ev["batch"] = str(raw).strip(), f"field {f.batch}"
     else:
         for pattern, required in rules.batch:
-            m = pattern.search(text) if may_match(required, text) else None
+            m = pattern.search(text) if may_match(required, chars) else None
             if m:
                 out["batch"], ev["batch"] = m.group(1), f"text {m.group(0)}"
                 break
@@ -688,7 +691,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if c is not None and (c.email or c.phone):
         out["has_contact"], ev["has_contact"] = True, "customer " + ("email" if c.email else "phone")
     else:
-        m = next((m for p, required in rules.contact if may_match(required, text) and (m := p.search(text))), None)
+        m = next((m for p, required in rules.contact if may_match(required, chars) and (m := p.search(text))), None)
         if m is not None:
             out["has_contact"], ev["has_contact"] = True, "text contact"
         elif c is not None:
@@ -697,7 +700,7 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
     if raw is not None:
         out["names_target"], ev["names_target"] = True, f"field {f.target}={raw}"
     else:
-        hit = keyword(rules.target)
+        hit = keywords.get(rules.target)
         if hit is not None:
             out["names_target"], ev["names_target"] = True, f"keyword {hit}"
 
@@ -717,11 +720,9 @@ def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
         name = _flag_name(value, config.flags)
         if name is not None and name not in flags:
             flags[name], ev[f"flag:{name}"] = True, f"tag {tags.flag}{value}"
-    for i, name in rules.flags:
-        if i not in hits or name in flags:
-            continue
-        hit = keyword(i)
-        if hit is not None:
+    for i, hit in keywords.items():
+        name = rules.flags.get(i)
+        if name is not None and name not in flags:
             flags[name], ev[f"flag:{name}"] = True, f"keyword {hit}"
     return out
 

@@ -214,7 +214,7 @@ class _Keywords:
 
 def _keywords(config: SeverityConfig) -> _Keywords:
     return compiled_for(config, "severity", (config.tiers, config.negations, config.negation_window,
-                                             *(s.keywords for s in config.tiers.values())),
+                                             [s.keywords for s in config.tiers.values()]),
                         lambda: _Keywords(config))
 
 
