@@ -22,6 +22,9 @@ from kesu.store.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
+#: Reads that find no ticket before the event is dead-lettered (the ticket was deleted).
+NOT_FOUND_ATTEMPTS = 3
+
 
 def backoff_delay(attempts: int, settings: WorkerSettings, retry_after: float | None = None) -> float:
     delay = min(settings.backoff_max, settings.backoff_base * 2 ** max(0, attempts - 1))
@@ -50,6 +53,13 @@ class Worker:
             self.pipeline.process(events)
         except NotFound as exc:
             metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
+            if attempts < NOT_FOUND_ATTEMPTS:
+                # A helpdesk may announce a ticket before its transaction is visible (Odoo 17/18
+                # send webhooks before commit): look again shortly before giving up on it.
+                metrics.EVENTS_RETRIED.inc(len(ids))
+                delay = backoff_delay(attempts, self.settings)
+                self.inbox.retry_later(ids, f"ticket not found (yet): {exc}", self.clock() + timedelta(seconds=delay))
+                return True
             metrics.EVENTS_DEAD.inc(len(ids))
             self.inbox.dead(ids, f"ticket not found: {exc}", self.clock())
             log.warning("dead-lettered %s: %s", events[0].ticket_key, exc,
