@@ -426,6 +426,20 @@ def _emergency(ctx: Context, new_state: dict[str, Any]) -> list[Effect]:
     return effects
 
 
+def _schedule(cal: BusinessCalendar, spec: RuleSpec, start: datetime) -> tuple[
+        str, datetime, str, datetime | None, str | None, tuple[int, ...]]:
+    """(start, due, due, target, target, years without official schedule) of a rule started at
+    ``start``, each time also as ISO text: a pure function of the rule, calendar and start."""
+    key = ("schedule", cal, id(spec), start, start.fold)
+    hit = _MEMO.get(key)
+    if hit is None or hit[0] is not spec:
+        due = spec.limit.add(cal, start)
+        target = spec.target.add(cal, start) if spec.target else None
+        hit = _remember(key, (spec, iso(start), due, iso(due), target, iso(target),
+                              tuple(cal.unknown_years(start, due))))
+    return hit[1:]  # type: ignore[no-any-return]
+
+
 def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any] | None,
                timers: dict[str, str], noted: set[str], flagged: set[int],
                tier_since: Mapping[str, str]) -> tuple[dict[str, Any] | None, list[Effect]]:
@@ -442,16 +456,15 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
                 effects.append(CancelTimer(rule_id=rule_id, key=key))
         return None, effects
 
-    due = spec.limit.add(cal, start)
-    target = spec.target.add(cal, start) if spec.target else None
-    if old is not None and old.get("start") == iso(start):
+    start_iso, due, due_iso, target, target_iso, unknown_years = _schedule(cal, spec, start)
+    if old is not None and old.get("start") == start_iso:
         entry = dict(old)
     else:  # first computation, or a new start (a new resolution, a later tier)
-        entry = {"start": iso(start), "due": iso(due), "target": iso(target), "met_at": None,
+        entry = {"start": start_iso, "due": due_iso, "target": target_iso, "met_at": None,
                  "extended_to": None, "approved_by": None, "extension_rule": None, "overdue": False}
-    entry["due"], entry["target"] = iso(due), iso(target)
+    entry["due"], entry["target"] = due_iso, target_iso
 
-    for year in cal.unknown_years(start, due):
+    for year in unknown_years:
         if year not in flagged:
             flagged.add(year)
             log.warning("ticket %s: deadline %s falls in %d, which has no official holiday schedule",

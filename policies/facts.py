@@ -254,16 +254,17 @@ class KeywordMatcher:
         self.window = window
         self.lists: tuple[Compiled, ...] = tuple(compile_expressions(exprs) for exprs in lists)
         by_first: dict[str, list[str]] = {}
-        index: dict[str, list[int]] = {}
+        # word -> (list, expression) of every expression it appears in
+        index: dict[str, list[tuple[int, int]]] = {}
         for i, (words, parsed) in enumerate(self.lists):
-            for groups in parsed:
+            for j, groups in enumerate(parsed):
                 for group in groups:
                     for word in group:
                         same = by_first.setdefault(word[0], [])
                         if word not in same:
                             same.append(word)
-                        if i not in index.setdefault(word, []):
-                            index[word].append(i)
+                        if (i, j) not in index.setdefault(word, []):
+                            index[word].append((i, j))
         self._by_first = {c: tuple(ws) for c, ws in by_first.items()}
         self._firsts = frozenset(by_first)
         self._index = {w: tuple(ids) for w, ids in index.items()}
@@ -315,16 +316,26 @@ class KeywordMatcher:
         return frozenset(found)
 
     def matches(self, present: frozenset[str]) -> dict[int, str]:
-        """``{index into lists: first_match}`` of every list that matches, by index."""
+        """``{index into lists: first_match}`` of every list that matches, by index.
+
+        Only expressions with a word present can match; the first of them that does, in list
+        order, is the list's answer."""
         index, lists = self._index, self.lists
-        candidates: set[int] = set()
+        candidates: set[tuple[int, int]] = set()
         for word in present:
             candidates.update(index[word])
-        out = {}
-        for i in sorted(candidates):
-            hit = first_match(lists[i], present)
-            if hit is not None:
-                out[i] = hit
+        out: dict[int, str] = {}
+        for i, j in sorted(candidates):
+            if i in out:
+                continue
+            found = []
+            for group in lists[i][1][j]:
+                word = next((w for w in group if w in present), None)
+                if word is None:
+                    break
+                found.append(word)
+            else:
+                out[i] = "+".join(found)
         return out
 
 
