@@ -75,7 +75,8 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[Optional[str], typer.Option(help="Listen address")] = None,
     port: Annotated[Optional[int], typer.Option(help="Listen port")] = None,
-    sandbox: Annotated[bool, typer.Option("--sandbox", help="Use the built-in sandbox Zammad")] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Use a built-in sandbox helpdesk")] = False,
+    helpdesk: Annotated[str, typer.Option("--helpdesk", help="Sandbox to run: zammad or odoo")] = "zammad",
     demo: Annotated[bool, typer.Option("--demo", help="File sample complaints and show the decisions")] = False,
     exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo has been shown")] = False,
     log_level: Annotated[str, typer.Option(help="Log level")] = "WARNING",
@@ -98,9 +99,12 @@ def serve(
         settings.server.port = port
     embedded = None
     if sandbox or demo or settings.sandbox.enabled or settings.config_path is None:
-        embedded = start_sandbox(settings)
-        console.print(f"sandbox Zammad at [bold]{embedded.sandbox.url}[/bold] "
-                      f"(customer token {embedded.customer_token})")
+        try:
+            embedded = start_sandbox(settings, kind=helpdesk)
+        except ValueError as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from None
+        console.print(f"sandbox {helpdesk} at [bold]{embedded.sandbox.url}[/bold]")
     services = _services(settings)
     fastapi_app = create_app(services)
     server = uvicorn.Server(uvicorn.Config(fastapi_app, host=settings.server.host, port=settings.server.port,
@@ -115,7 +119,7 @@ def serve(
                 return
             threading.Event().wait(0.05)
         if embedded is not None:
-            result = provision(settings)
+            result = provision(settings, embedded)
             console.print(f"provisioned webhook and trigger in the sandbox: {result}")
         if demo and embedded is not None:
             tickets = run_demo(embedded)
@@ -137,9 +141,9 @@ def _print_demo(tickets: list[dict[str, Any]]) -> None:
     for col in ("#", "title", "priority", "tags", "kesu's internal note"):
         table.add_column(col)
     for t in tickets:
-        notes = [a["body"] for a in t.get("articles", []) if str(a.get("subject", "")).startswith("kesu #")]
-        table.add_row(str(t.get("number", t.get("id"))), t.get("title", ""), str(t.get("priority", "")),
-                      ", ".join(t.get("tags", [])), notes[-1] if notes else "(no decision)")
+        notes = t["notes"]
+        table.add_row(str(t["number"]), t["title"], str(t["priority"]), ", ".join(t["tags"]),
+                      escape(notes[-1]) if notes else "(no decision)")
     console.print(table)
 
 

@@ -8,6 +8,8 @@ prints what kesu decided, read back from the sandbox's tickets.
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,12 +30,20 @@ SAMPLE_COMPLAINTS: list[tuple[str, str]] = [
 
 @dataclass
 class Embedded:
-    sandbox: Any  # connector.zammad.sandbox.SandboxZammad
+    sandbox: Any  # connector.zammad.sandbox.SandboxZammad or connector.odoo.sandbox.SandboxOdoo
     customer_token: str
+    kind: str = "zammad"
 
 
-def start_sandbox(settings: Settings, *, retry_scale: float = 1.0) -> Embedded:
+SANDBOX_KINDS = ("zammad", "odoo")
+
+
+def start_sandbox(settings: Settings, *, retry_scale: float = 1.0, kind: str = "zammad") -> Embedded:
     """Start the sandbox and rewrite ``settings.helpdesk`` to use it (bot token, secret)."""
+    if kind not in SANDBOX_KINDS:
+        raise ValueError(f"no sandbox for {kind!r}; allowed: {', '.join(SANDBOX_KINDS)}")
+    if kind == "odoo":
+        return _start_odoo(settings)
     from connector.zammad.sandbox import SandboxZammad
 
     sandbox = SandboxZammad(host=settings.sandbox.host, port=settings.sandbox.port, retry_scale=retry_scale)
@@ -51,12 +61,44 @@ def start_sandbox(settings: Settings, *, retry_scale: float = 1.0) -> Embedded:
     return Embedded(sandbox=sandbox, customer_token=sandbox.token_for("customer@example.com"))
 
 
+def _start_odoo(settings: Settings) -> Embedded:
+    """The sandbox Odoo 17 with Enterprise Helpdesk, provisioned like a real one (automation rule
+    and webhook action created through its API by ``provision``)."""
+    from connector.odoo.sandbox import SandboxOdoo
+
+    sandbox = SandboxOdoo(host=settings.sandbox.host, port=settings.sandbox.port, version=17,
+                          flavour="enterprise")
+    sandbox.start()
+    # Teams for the responsible units of the profile's routing table (a real Odoo has its own).
+    from policies import profiles
+
+    units = profiles.section(settings.profile, "routing").get("units", {})
+    for team in sorted({u.get("group") for u in units.values() if isinstance(u, dict) and u.get("group")}):
+        sandbox.add_team(team)
+    hd = settings.helpdesk
+    hd.kind = "odoo"
+    hd.name = f"sandbox-odoo-{secrets.token_hex(3)}"
+    hd.url = sandbox.url
+    hd.token = SecretStr(sandbox.api_key_for(sandbox.bot_login))
+    hd.bot_login = sandbox.bot_login
+    if not hd.webhook_secret.get_secret_value():
+        hd.webhook_secret = SecretStr(secrets.token_hex(20))
+    hd.options = {**hd.options, "database": sandbox.database}
+    hd.webhook_base_url = f"http://{_connect_host(settings.server.host)}:{settings.server.port}"
+    return Embedded(sandbox=sandbox, customer_token="", kind="odoo")
+
+
 def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def provision(settings: Settings) -> Any:
+def provision(settings: Settings, embedded: Embedded | None = None) -> Any:
     """Create/update kesu's webhook and trigger in the helpdesk (idempotent)."""
+    if settings.helpdesk.kind == "odoo":
+        from connector.odoo.setup import setup_from_settings
+
+        admin_key = embedded.sandbox.api_key_for("admin") if embedded is not None else None
+        return setup_from_settings(settings.helpdesk, admin_key=admin_key, admin_login="admin" if admin_key else None)
     from connector.zammad.client import ZammadClient
     from connector.zammad.setup import provision as zammad_provision
 
@@ -75,7 +117,10 @@ def provision(settings: Settings) -> Any:
 
 
 def run_demo(embedded: Embedded, *, timeout: float = 30.0, echo: Any = print) -> list[dict[str, Any]]:
-    """File the sample complaints as the customer; wait for kesu's notes; return the tickets."""
+    """File the sample complaints as the customer; wait for kesu's notes; return the tickets
+    (as ``{number, title, priority, tags, notes}``)."""
+    if embedded.kind == "odoo":
+        return _run_odoo_demo(embedded, timeout=timeout)
     sandbox = embedded.sandbox
     ids = [
         sandbox.create_ticket(title, body, customer="customer@example.com", group="Users",
@@ -92,4 +137,28 @@ def run_demo(embedded: Embedded, *, timeout: float = 30.0, echo: Any = print) ->
             if any(a.get("subject", "").startswith("kesu #") for a in snap.get("articles", [])):
                 done[tid] = snap
         time.sleep(0.1)
-    return [done.get(tid) or sandbox.ticket(tid) for tid in ids]
+    tickets = [done.get(tid) or sandbox.ticket(tid) for tid in ids]
+    return [{"number": t.get("number"), "title": t.get("title", ""), "priority": t.get("priority"),
+             "tags": t.get("tags", []),
+             "notes": [a["body"] for a in t.get("articles", []) if str(a.get("subject") or "").startswith("kesu #")]}
+            for t in tickets]
+
+
+def _run_odoo_demo(embedded: Embedded, *, timeout: float) -> list[dict[str, Any]]:
+    sandbox = embedded.sandbox
+    ids = [sandbox.create_ticket(title, body) for title, body in SAMPLE_COMPLAINTS]
+
+    def notes(t: dict[str, Any]) -> list[str]:
+        # Odoo notes are HTML: one <p> per line.
+        return [html.unescape(re.sub(r"<[^>]+>", "", str(m.get("body")).replace("</p><p>", "\n")))
+                for m in t.get("messages", []) if str(m.get("subject") or "").startswith("kesu #")]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(notes(sandbox.ticket(t)) for t in ids):
+        time.sleep(0.1)
+    out = []
+    for tid in ids:
+        t = sandbox.ticket(tid)
+        out.append({"number": t.get("ticket_ref") or tid, "title": t.get("name", ""),
+                    "priority": t.get("priority"), "tags": t.get("tags", []), "notes": notes(t)})
+    return out

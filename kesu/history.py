@@ -32,7 +32,8 @@ class History:
         self.engine = engine
 
     def complaints_of(self, customer: str, *, since: datetime, exclude: str | None = None) -> list[PastComplaint]:
-        """The customer's complaints received since ``since`` (oldest first)."""
+        """The customer's complaints received since ``since`` (oldest first); ``customer`` is
+        :attr:`kesu.models.Ticket.customer_key` (helpdesk-qualified)."""
         q = (select(complaints).where(complaints.c.customer == customer, complaints.c.received_at >= since)
              .order_by(complaints.c.received_at))
         if exclude:

@@ -96,6 +96,13 @@ class Ticket(BaseModel):
     updated_at: datetime | None = None
     updated_by: str | None = None  # helpdesk user id of the last writer
 
+    @property
+    def customer_key(self) -> str | None:
+        """The customer across helpdesks: ``zammad:7`` (ids of two helpdesks may collide)."""
+        if self.customer is None or self.customer.id is None:
+            return None
+        return f"{self.ref.helpdesk}:{self.customer.id}"
+
     def text(self) -> str:
         """Title and every customer-visible article body, for keyword rules."""
         parts = [self.title]

@@ -253,7 +253,7 @@ def _record_base(ticket: Ticket) -> dict[str, Any]:
     return {
         "number": ticket.number,
         "title": ticket.title,
-        "customer": ticket.customer.id if ticket.customer else None,
+        "customer": ticket.customer_key,
         "received_at": ticket.created_at,
     }
 

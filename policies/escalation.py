@@ -153,7 +153,7 @@ class Escalator:
         if self.facts.flag("repeat"):
             self.escalate(key, "R-ESC-6.30", "同一事件再次投诉", "repeat complaint about the same matter")
             return
-        customer = self.ticket.customer.id if self.ticket.customer else None
+        customer = self.ticket.customer_key
         if customer is None or self.event.kind is EventKind.timer_fired:
             return
         mine = {"cause": self.record.get("cause") or self.facts.cause,

@@ -136,7 +136,7 @@ def test_repeat_complaint_about_the_same_matter_escalates(ticket):
     tl.event("created", cst(2026, 3, 2, 10))
     assert escalations(tl) == [("R-ESC-6.30", "C", "B")]
     assert tl.record["escalations"][0]["reason"] == "同一事件再次投诉（原因 mould，前案 zammad:7）"
-    assert history.asked[0] == ("c42", cst(2026, 3, 2, 10) - timedelta(days=30), "zammad:1")
+    assert history.asked[0] == ("zammad:c42", cst(2026, 3, 2, 10) - timedelta(days=30), "zammad:1")
     other = Timeline(host("food", plugins=BOTH), ticket(), {"scheme": "food", "tier": "C", "cause": "broken_pack",
                                                             "batch": "20261101"},
                      history=PastOf(_past(cause="mould", batch="20260101")))
