@@ -274,20 +274,22 @@ class PluginHost:
 
 
 _object_setattr = object.__setattr__
+_new = object.__new__
+_SOURCE = frozenset({"source"})
 
 
 def _stamp(effect: Any, source: str) -> Effect:
-    """A copy of ``effect`` with ``source`` set (whatever the plugin put there)."""
+    """``effect`` with ``source`` set, whatever the plugin put there: a copy, or the effect itself
+    when it already names ``source`` (a copy would be identical: effects are frozen)."""
     if isinstance(effect, BaseEffect):
         if effect.__pydantic_extra__ is None and getattr(effect, "__pydantic_private__", None) is None:
+            if effect.__dict__.get("source") == source and "source" in effect.__pydantic_fields_set__:
+                return effect  # type: ignore[return-value]
             # effect.model_copy(update={"source": source}) without pydantic's generic copying.
-            cls = type(effect)
-            stamped = cls.__new__(cls)
-            values = effect.__dict__.copy()
-            values["source"] = source
-            _object_setattr(stamped, "__dict__", values)
+            stamped = _new(type(effect))
+            _object_setattr(stamped, "__dict__", {**effect.__dict__, "source": source})
             _object_setattr(stamped, "__pydantic_extra__", None)
-            _object_setattr(stamped, "__pydantic_fields_set__", {*effect.__pydantic_fields_set__, "source"})
+            _object_setattr(stamped, "__pydantic_fields_set__", effect.__pydantic_fields_set__ | _SOURCE)
             _object_setattr(stamped, "__pydantic_private__", None)
             return stamped  # type: ignore[return-value]
         return effect.model_copy(update={"source": source})  # type: ignore[return-value]

@@ -25,6 +25,10 @@ from kesu.facts import Facts
 from kesu.models import EventKind, TicketEvent
 from plugins import hookimpl
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "compensation"
+
 RULES = {"A": "R-COMP-1.9.2-A", "B": "R-COMP-1.9.2-B", "C": "R-COMP-1.9.2-C"}
 Harm = Literal["serious_harm", "harm", "no_harm"]
 HARM_ORDER: tuple[Harm, ...] = ("no_harm", "harm", "serious_harm")
@@ -100,13 +104,15 @@ def kesu_evaluate(
         mark = config.approval_mark if g.approval else ""
         effects += [
             InternalNote(rule_id=rule, text=f"赔付参考（内部，勿向客户承诺）：{mark}{g.text}",
-                         text_en=f"Compensation guidance (internal, promise nothing): {mark}{g.text_en}"),
-            SetState(rule_id=rule, values={"given": given, "harm": harm}),
+                         text_en=f"Compensation guidance (internal, promise nothing): {mark}{g.text_en}",
+                         source=SOURCE),
+            SetState(rule_id=rule, values={"given": given, "harm": harm}, source=SOURCE),
         ]
     if config.ask_batch and facts.batch is None and not record.get("batch") and not state.get("asked_batch"):
         effects += [
             InternalNote(rule_id=rule, text="请客户提供产品批号，以便内部责任落实（篇1 §8.6 f）",
-                         text_en="Ask the customer for the batch number (批号) to attribute responsibility"),
-            SetState(rule_id=rule, values={"asked_batch": True}),
+                         text_en="Ask the customer for the batch number (批号) to attribute responsibility",
+                         source=SOURCE),
+            SetState(rule_id=rule, values={"asked_batch": True}, source=SOURCE),
         ]
     return effects

@@ -45,6 +45,10 @@ from kesu.models import Article, Priority, Ticket, TicketEvent
 from plugins import hookimpl
 from policies.calendar import BusinessCalendar, CalendarConfig
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "deadlines"
+
 log = logging.getLogger(__name__)
 
 MetKind = Literal["created", "first_response", "customer_contact", "dispatched", "resolved",
@@ -392,17 +396,19 @@ def kesu_evaluate(
     if ctx.received_missing and "received_missing" not in noted:
         noted.add("received_missing")
         effects.append(InternalNote(rule_id="R-SLA-6.18-resp", text="工单无创建时间：时限自 kesu 首次处理时起算，请核对",
-                                    text_en="The ticket has no creation time: deadlines count from kesu's first sight; check them"))
+                                    text_en="The ticket has no creation time: deadlines count from kesu's first sight; check them",
+                                    source=SOURCE))
     if entries:
-        effects.append(RecordComplaint(rule_id=next(iter(entries)), values={"deadlines": entries}))
+        effects.append(RecordComplaint(rule_id=next(iter(entries)), values={"deadlines": entries}, source=SOURCE))
     if any(e.get("overdue") for e in {**deadlines, **entries}.values()) and config.overdue_tag not in ticket.tags \
             and not state.get("overdue_tagged"):
         rule = next(r for r, e in {**deadlines, **entries}.items() if e.get("overdue"))
-        effects.append(AddTags(rule_id=rule, tags=(config.overdue_tag,), reason="时限已过", reason_en="deadline passed"))
+        effects.append(AddTags(rule_id=rule, tags=(config.overdue_tag,), reason="时限已过", reason_en="deadline passed",
+                               source=SOURCE))
         new_state["overdue_tagged"] = True
     new_state.update({"timers": timers, "noted": sorted(noted), "flagged_years": sorted(flagged)})
     if any(state.get(k) != v for k, v in new_state.items()):
-        effects.append(SetState(rule_id="R-SLA-6.18-resp", values=new_state))
+        effects.append(SetState(rule_id="R-SLA-6.18-resp", values=new_state, source=SOURCE))
     return effects
 
 
@@ -413,8 +419,8 @@ def _emergency(ctx: Context, new_state: dict[str, Any]) -> list[Effect]:
     cfg = ctx.config.emergency
     effects: list[Effect] = [
         SetPriority(rule_id="R-EMERG-6.28", priority=cfg.priority, reason="正在造成严重损失",
-                    reason_en="ongoing serious loss"),
-        AddTags(rule_id="R-EMERG-6.28", tags=(cfg.tag,)),
+                    reason_en="ongoing serious loss", source=SOURCE),
+        AddTags(rule_id="R-EMERG-6.28", tags=(cfg.tag,), source=SOURCE),
     ]
     if not ctx.state.get("emergency_noted"):
         new_state["emergency_noted"] = True
@@ -422,7 +428,7 @@ def _emergency(ctx: Context, new_state: dict[str, Any]) -> list[Effect]:
             rule_id="R-EMERG-6.28",
             text="正在给客户造成严重损失：先采取应急措施止损，再按流程处理；请在工单中记录所采取的措施",
             text_en="Ongoing serious loss: take emergency measures to stop it first, then handle as usual; "
-                    "record the measures on the ticket"))
+                    "record the measures on the ticket", source=SOURCE))
     return effects
 
 
@@ -453,7 +459,7 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
         for key in (rule_id, f"{rule_id}:target"):
             if key in timers:
                 del timers[key]
-                effects.append(CancelTimer(rule_id=rule_id, key=key))
+                effects.append(CancelTimer(rule_id=rule_id, key=key, source=SOURCE))
         return None, effects
 
     start_iso, due, due_iso, target, target_iso, unknown_years = _schedule(cal, spec, start)
@@ -473,7 +479,7 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
                 rule_id=rule_id,
                 text=f"{year} 年尚无官方节假日调休安排：时限按法定节日及周一至周五估算，请人工核对",
                 text_en=f"No official holiday schedule for {year} yet: deadlines assume statutory holidays "
-                        f"and Monday-Friday only; check them"))
+                        f"and Monday-Friday only; check them", source=SOURCE))
 
     if spec.extendable and entry["met_at"] is None:
         effects += _extension(ctx, rule_id, entry, due, noted)
@@ -490,11 +496,12 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             effects.append(InternalNote(
                 rule_id=rule_id,
                 text=f"{spec.what}超时完成：时限 {_local(cal, effective)}，完成于 {_local(cal, met)}",
-                text_en=f"{spec.what_en} done late: due {_local(cal, effective)}, done {_local(cal, met)}"))
+                text_en=f"{spec.what_en} done late: due {_local(cal, effective)}, done {_local(cal, met)}",
+                source=SOURCE))
         for key in (rule_id, f"{rule_id}:target"):
             if key in timers:
                 del timers[key]
-                effects.append(CancelTimer(rule_id=rule_id, key=key, reason="已完成", reason_en="met"))
+                effects.append(CancelTimer(rule_id=rule_id, key=key, reason="已完成", reason_en="met", source=SOURCE))
         return entry, effects
 
     if ctx.now >= effective:
@@ -505,7 +512,7 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             effects.append(InternalNote(
                 rule_id=rule_id,
                 text=f"已超时：{spec.what}，时限 {_local(cal, effective)}{hint}",
-                text_en=f"Overdue: {spec.what_en}, due {_local(cal, effective)}{hint_en}"))
+                text_en=f"Overdue: {spec.what_en}, due {_local(cal, effective)}{hint_en}", source=SOURCE))
         timers.pop(rule_id, None)
         timers.pop(f"{rule_id}:target", None)
         return entry, effects
@@ -525,12 +532,13 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             effects.append(ScheduleTimer(
                 rule_id=entry["extension_rule"], key=rule_id, due_at=effective, payload={"rule_id": rule_id},
                 reason=f"{spec.what}，已延期（{who}），原时限 {_local(cal, due)}",
-                reason_en=f"{spec.what_en}, extended ({who_en}), was {_local(cal, due)}"))
+                reason_en=f"{spec.what_en}, extended ({who_en}), was {_local(cal, due)}", source=SOURCE))
         else:
             effects.append(ScheduleTimer(
                 rule_id=rule_id, key=rule_id, due_at=effective, payload={"rule_id": rule_id},
                 reason=f"{spec.what}，自{since} {_local(cal, start)} 起 {spec.limit.label('zh')}{target_zh}",
-                reason_en=f"{spec.what_en}, {spec.limit.label('en')} from {since_en} {_local(cal, start)}{target_en}"))
+                reason_en=f"{spec.what_en}, {spec.limit.label('en')} from {since_en} {_local(cal, start)}{target_en}",
+                source=SOURCE))
     if target is not None and target < effective:
         tkey = f"{rule_id}:target"
         if ctx.now >= target:
@@ -540,14 +548,15 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
                     rule_id=rule_id,
                     text=f"已过目标时限：{spec.what}（目标 {_local(cal, target)}，最迟 {_local(cal, effective)}）",
                     text_en=f"Target passed: {spec.what_en} (target {_local(cal, target)}, "
-                            f"limit {_local(cal, effective)})"))
+                            f"limit {_local(cal, effective)})", source=SOURCE))
             timers.pop(tkey, None)
         elif timers.get(tkey) != iso(target):
             timers[tkey] = iso(target)  # type: ignore[assignment]
             effects.append(ScheduleTimer(rule_id=rule_id, key=tkey, due_at=target,
                                          payload={"rule_id": rule_id, "target": True},
                                          reason=f"{spec.what}目标时限（最迟 {_local(cal, effective)}）",
-                                         reason_en=f"{spec.what_en}: target (limit {_local(cal, effective)})"))
+                                         reason_en=f"{spec.what_en}: target (limit {_local(cal, effective)})",
+                                         source=SOURCE))
     return entry, effects
 
 
@@ -570,7 +579,7 @@ def _extension(ctx: Context, rule_id: str, entry: dict[str, Any], due: datetime,
                 rule_id="R-EXT-6.18",
                 text=f"延期时间“{raw}”无效或不晚于原时限 {_local(cal, due)}，原时限不变（{rule_id}）",
                 text_en=f"Extension '{raw}' is invalid or not later than the deadline {_local(cal, due)}; "
-                        f"the deadline stands ({rule_id})")]
+                        f"the deadline stands ({rule_id})", source=SOURCE)]
         return []
     if approver:
         rule, by = "R-EXT-6.18", approver
@@ -586,7 +595,7 @@ def _extension(ctx: Context, rule_id: str, entry: dict[str, Any], due: datetime,
                 text_en=f"Extension to {_local(cal, new)} ignored for lack of approval; the deadline "
                         f"{_local(cal, due)} stands: needs the vice-president's approval (field {cfg.approved_by}) "
                         f"or, for a multi-department case, the customer's consent (field {cfg.customer_consent}) "
-                        f"({rule_id})")]
+                        f"({rule_id})", source=SOURCE)]
         return []
     if entry.get("extended_to") != iso(new) or entry.get("approved_by") != by:
         entry.update({"extended_to": iso(new), "approved_by": by, "extension_rule": rule,

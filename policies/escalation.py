@@ -46,6 +46,10 @@ from plugins import hookimpl
 from policies.calendar import BusinessCalendar
 from policies.deadlines import iso, parse_time
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "escalation"
+
 RuleName = Literal["R-ESC-6.30", "R-ESC-6.31", "R-ESC-6.32", "R-ESC-6.13"]
 MONTH_TIMER = "unresolved-month"
 RECHECK_TIMER = "recompute-deadlines"
@@ -136,7 +140,7 @@ class Escalator:
         else:
             text = f"投诉升级：{reason}；等级 {before or '未定'} → {after}"
             text_en = f"Escalated: {reason_en}; tier {before or 'unset'} → {after}"
-        self.effects.append(InternalNote(rule_id=rule, text=text, text_en=text_en))
+        self.effects.append(InternalNote(rule_id=rule, text=text, text_en=text_en, source=SOURCE))
 
     # -- reasons ---------------------------------------------------------------------------------
 
@@ -204,7 +208,7 @@ class Escalator:
                     rule_id="R-ESC-6.31",
                     text=f"{rule_id} 已超时：请在字段 {field} 填写客户是否谅解（是/否），未谅解将自动升级",
                     text_en=f"{rule_id} is overdue: fill in {field} (yes/no) whether the customer accepts the "
-                            f"delay; 'no' escalates"))
+                            f"delay; 'no' escalates", source=SOURCE))
 
     def general_overdue(self) -> None:
         """R-ESC-6.13: a general complaint not resolved within its deadline becomes major."""
@@ -226,7 +230,7 @@ class Escalator:
         if self.ticket.closed or at_top:
             if self.s["month_timer"]:
                 self.s["month_timer"] = None
-                self.effects.append(CancelTimer(rule_id="R-ESC-6.13", key=MONTH_TIMER))
+                self.effects.append(CancelTimer(rule_id="R-ESC-6.13", key=MONTH_TIMER, source=SOURCE))
             return
         if self.now < due:
             if self.s["month_timer"] != iso(due):
@@ -234,7 +238,8 @@ class Escalator:
                 self.effects.append(ScheduleTimer(
                     rule_id="R-ESC-6.13", key=MONTH_TIMER, due_at=due,
                     reason=f"有效投诉 {self.config.major_after_months} 个月未解决将升级为重大投诉",
-                    reason_en=f"a valid complaint unresolved for {self.config.major_after_months} month(s) becomes major"))
+                    reason_en=f"a valid complaint unresolved for {self.config.major_after_months} month(s) becomes major",
+                    source=SOURCE))
             return
         valid = self.record.get("valid")
         if valid == 1:
@@ -247,7 +252,7 @@ class Escalator:
                 rule_id="R-ESC-6.13",
                 text=f"受理已超过 {self.config.major_after_months} 个月仍未解决：请确认是否有效投诉，有效投诉将升级为重大投诉",
                 text_en=f"Unresolved for over {self.config.major_after_months} month(s): confirm whether the complaint "
-                        f"is valid; a valid one becomes major"))
+                        f"is valid; a valid one becomes major", source=SOURCE))
 
     def _overdue(self, rules: list[str]) -> list[tuple[str, Mapping[str, Any]]]:
         deadlines = self.record.get("deadlines") or {}
@@ -263,23 +268,24 @@ class Escalator:
             values: dict[str, Any] = {"escalations": self.raised}
             if self.tier is not None:
                 values["tier"] = self.tier
-            self.effects.append(RecordComplaint(rule_id=first, values=values))
+            self.effects.append(RecordComplaint(rule_id=first, values=values, source=SOURCE))
             why = "；".join(e["reason"] for e in self.raised)
-            self.effects.append(AddTags(rule_id=first, tags=(self.config.tag,)))
+            self.effects.append(AddTags(rule_id=first, tags=(self.config.tag,), source=SOURCE))
             recipients = self._recipients()
             if recipients:
                 self.effects.append(Notify(rule_id="R-ROUTE-5.5.1", recipients=tuple(recipients),
                                            message=f"投诉已升级（{why}）", reason="投诉升级后重新通知",
-                                           reason_en="re-notified after escalation"))
+                                           reason_en="re-notified after escalation", source=SOURCE))
             # Let the deadlines plugin count the new tier's deadline now, not at the next ticket change.
             self.effects.append(ScheduleTimer(rule_id=first, key=RECHECK_TIMER, due_at=self.now,
                                               reason="按升级后的等级重算时限",
-                                              reason_en="deadlines recomputed for the new tier"))
+                                              reason_en="deadlines recomputed for the new tier", source=SOURCE))
         if self.s["done"]:
             self.effects.append(SetPriority(rule_id=first or _first_done(self.s["done"]),
-                                            priority=self.config.priority, reason="已升级", reason_en="escalated"))
+                                            priority=self.config.priority, reason="已升级", reason_en="escalated",
+                                            source=SOURCE))
         if self.s != self.original:
-            self.effects.append(SetState(rule_id=first or "R-ESC-6.13", values=self.s))
+            self.effects.append(SetState(rule_id=first or "R-ESC-6.13", values=self.s, source=SOURCE))
         return self.effects
 
     def _recipients(self) -> list[str]:
@@ -316,8 +322,9 @@ def kesu_evaluate(
     if record.get("valid") == 0:
         # An invalid complaint is explained, not escalated (R-INVALID-6.14): its month timer goes.
         if state.get("month_timer"):
-            return [CancelTimer(rule_id="R-ESC-6.13", key=MONTH_TIMER, reason="无效投诉", reason_en="invalid"),
-                    SetState(rule_id="R-ESC-6.13", values={"month_timer": None})]
+            return [CancelTimer(rule_id="R-ESC-6.13", key=MONTH_TIMER, reason="无效投诉", reason_en="invalid",
+                                source=SOURCE),
+                    SetState(rule_id="R-ESC-6.13", values={"month_timer": None}, source=SOURCE)]
         return None
     esc = Escalator(event, ticket, state, config, now, facts, history, record)
     rules = set(config.rules)

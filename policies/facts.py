@@ -33,6 +33,10 @@ from kesu.facts import FLAG_NAMES, Facts
 from kesu.models import EventKind, Ticket, TicketEvent
 from plugins import hookimpl
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "facts"
+
 Channel = Literal["consumer", "channel"]
 Outcome = Literal["satisfied", "dissatisfied", "unreachable"]
 Validity = Literal["valid", "invalid"]
@@ -766,4 +770,4 @@ def kesu_evaluate(event: TicketEvent, facts: Facts, record: Mapping[str, Any]) -
     if not values:
         return None
     return [RecordComplaint(rule_id="R-REC-4.15", values=values,
-                            reason="记录客诉事实", reason_en="facts recorded")]
+                            reason="记录客诉事实", reason_en="facts recorded", source=SOURCE)]

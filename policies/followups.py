@@ -56,6 +56,10 @@ from kesu.facts import Facts
 from kesu.models import EventKind, Ticket, TicketEvent
 from plugins import hookimpl
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "followups"
+
 OUTCOME_ZH = {"satisfied": "满意", "dissatisfied": "不满意", "unreachable": "未接通"}
 
 
@@ -199,11 +203,13 @@ class _Run:
         reason = "重大投诉优先回访（R-CB-6.37）" if self.major() and attempt == 1 else ""
         self.effects.append(FollowUpTodo(rule_id=rule, key="callback", summary=self.summary(attempt),
                                          due_at=due, assignee=assignee, reason=reason,
-                                         reason_en="major complaint first (R-CB-6.37)" if reason else ""))
-        self.effects.append(ScheduleTimer(rule_id=rule, key="callback", due_at=due, payload={"attempt": attempt}))
+                                         reason_en="major complaint first (R-CB-6.37)" if reason else "",
+                                         source=SOURCE))
+        self.effects.append(ScheduleTimer(rule_id=rule, key="callback", due_at=due, payload={"attempt": attempt},
+                                          source=SOURCE))
         if assignee is None:
             self.effects.append(InternalNote(rule_id=rule, text="回访待办无人负责：请指定处理人",
-                                             text_en="Nobody owns the follow-up to-do: assign an owner"))
+                                             text_en="Nobody owns the follow-up to-do: assign an owner", source=SOURCE))
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -234,7 +240,7 @@ class _Run:
                 self.s["asked_valid"] = True
                 self.effects.append(InternalNote(
                     rule_id=self.config.rule, text="已解决但投诉有效性未确认：确认有效后安排回访",
-                    text_en="Resolved but validity not confirmed: the follow-up waits for it"))
+                    text_en="Resolved but validity not confirmed: the follow-up waits for it", source=SOURCE))
             return
         closed_at = _parse(self.s.get("closed_at")) or self.now
         recorded = _parse(self.record.get("resolved_at"))
@@ -248,7 +254,8 @@ class _Run:
                       calls=_calls_logged(self.ticket, self.config.attempt_article_types))
         self.s.pop("outcome", None)
         if recorded is None or recorded < resolved:
-            self.effects.append(RecordComplaint(rule_id=self.config.rule, values={"resolved_at": resolved.isoformat()}))
+            self.effects.append(RecordComplaint(rule_id=self.config.rule, values={"resolved_at": resolved.isoformat()},
+                                                source=SOURCE))
         self.todo(due, 1)
 
     def outcome(self) -> None:
@@ -267,22 +274,22 @@ class _Run:
         attempts = int(self.s.get("attempts", 0)) + 1
         self.s.update(last_outcome=outcome, calls=calls, attempts=attempts, outcome=outcome)
         self.just_recorded = True
-        self.effects.append(RecordComplaint(rule_id=rule, values={"followup_outcome": outcome}))
+        self.effects.append(RecordComplaint(rule_id=rule, values={"followup_outcome": outcome}, source=SOURCE))
         if outcome != "unreachable":
             self.s["status"] = "done"
-            self.effects.append(CancelTimer(rule_id=rule, key="callback"))
+            self.effects.append(CancelTimer(rule_id=rule, key="callback", source=SOURCE))
             follow = "，已转投诉升级处理（R-ESC-6.30）" if outcome == "dissatisfied" else ""
             self.effects.append(InternalNote(
                 rule_id=rule, text=f"回访结果：{OUTCOME_ZH[outcome]}（第{attempts}次回访）{follow}",
-                text_en=f"Follow-up outcome: {outcome} (attempt {attempts})"))
+                text_en=f"Follow-up outcome: {outcome} (attempt {attempts})", source=SOURCE))
             return
         if attempts >= self.config.max_attempts:
             self.s["status"] = "failed"
-            self.effects.append(CancelTimer(rule_id=rule, key="callback"))
-            self.effects.append(RecordComplaint(rule_id=rule, values={"followup_failed": True}))
+            self.effects.append(CancelTimer(rule_id=rule, key="callback", source=SOURCE))
+            self.effects.append(RecordComplaint(rule_id=rule, values={"followup_failed": True}, source=SOURCE))
             self.effects.append(InternalNote(
                 rule_id=rule, text=f"回访失败：{attempts}次均未接通客户，请改用其他方式联系或记录原因",
-                text_en=f"Follow-up failed: customer unreachable {attempts} times; try another channel"))
+                text_en=f"Follow-up failed: customer unreachable {attempts} times; try another channel", source=SOURCE))
             return
         due = self.now + timedelta(hours=self.config.retry_hours)
         self.s.update(due_at=due.isoformat(), overdue_noted=False)
@@ -299,7 +306,7 @@ class _Run:
         self.effects.append(InternalNote(
             rule_id=self.config.rule,
             text="回访已逾期：请立即回访并填写回访结果（回访率目标100%）",
-            text_en="Follow-up overdue: call the customer and record the outcome (target rate 100 %)"))
+            text_en="Follow-up overdue: call the customer and record the outcome (target rate 100 %)", source=SOURCE))
 
     def records(self) -> None:
         """R-REC-6.15 and R-REC-4.15 on each resolution: list what the record still lacks."""
@@ -312,7 +319,8 @@ class _Run:
                 if missing:
                     self.effects.append(InternalNote(
                         rule_id="R-REC-6.15", text=f"处理方案不完整，请补填：{'、'.join(missing)}",
-                        text_en=f"Proposed solution incomplete, fill in: {', '.join(sorted(f for f, ok in given.items() if not ok))}"))
+                        text_en=f"Proposed solution incomplete, fill in: {', '.join(sorted(f for f, ok in given.items() if not ok))}",
+                        source=SOURCE))
         if c.record_fields.enabled:
             missing: list[tuple[str, str]] = []
             cust = t.customer
@@ -326,13 +334,14 @@ class _Run:
             if missing:
                 self.effects.append(InternalNote(
                     rule_id="R-REC-4.15", text=f"投诉记录不完整，请补填：{'、'.join(m[0] for m in missing)}",
-                    text_en=f"Complaint record incomplete, fill in: {', '.join(m[1] for m in missing)}"))
+                    text_en=f"Complaint record incomplete, fill in: {', '.join(m[1] for m in missing)}", source=SOURCE))
         if c.report.enabled and self.record.get("tier") in c.report.tiers:
             gaps = [(label, f) for f, label in c.report.fields.items() if not _filled(t.fields.get(f))]
             if gaps:
                 self.effects.append(InternalNote(
                     rule_id="R-REC-4.15", text=f"调查报告不完整，请补填：{'、'.join(g[0] for g in gaps)}",
-                    text_en=f"Investigation report incomplete, fill in: {', '.join(g[1] for g in gaps)}"))
+                    text_en=f"Investigation report incomplete, fill in: {', '.join(g[1] for g in gaps)}",
+                    source=SOURCE))
 
     def capa(self, resolution: bool) -> None:
         """R-CAPA-1.7.4: the quality department tracks corrective/preventive actions until done."""
@@ -348,13 +357,13 @@ class _Run:
             units = "、".join(self.record.get("units") or []) or "责任部门"
             self.s["capa"] = "open"
             self.effects.append(Notify(rule_id="R-CAPA-1.7.4", recipients=tuple(c.recipients),
-                                       message=f"请跟踪{units}的纠正预防措施直至完成（完成后填写 {c.done_field}）"))
-            self.effects.append(AddTags(rule_id="R-CAPA-1.7.4", tags=(c.tag,)))
+                                       message=f"请跟踪{units}的纠正预防措施直至完成（完成后填写 {c.done_field}）", source=SOURCE))
+            self.effects.append(AddTags(rule_id="R-CAPA-1.7.4", tags=(c.tag,), source=SOURCE))
         elif status == "open" and done:
             self.s["capa"] = "done"
-            self.effects.append(RemoveTags(rule_id="R-CAPA-1.7.4", tags=(c.tag,)))
+            self.effects.append(RemoveTags(rule_id="R-CAPA-1.7.4", tags=(c.tag,), source=SOURCE))
             self.effects.append(InternalNote(rule_id="R-CAPA-1.7.4", text="纠正预防措施已完成",
-                                             text_en="Corrective and preventive actions done"))
+                                             text_en="Corrective and preventive actions done", source=SOURCE))
 
     def run(self) -> list[Effect]:
         self.new_resolution = self.track_closing()
@@ -365,7 +374,7 @@ class _Run:
             self.records()
         self.capa(self.new_resolution)
         if self.s != self.old:
-            self.effects.append(SetState(rule_id=self.config.rule, values=self.s))
+            self.effects.append(SetState(rule_id=self.config.rule, values=self.s, source=SOURCE))
         return self.effects
 
 

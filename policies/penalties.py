@@ -32,6 +32,10 @@ from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent
 from plugins import hookimpl
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "penalties"
+
 Role = Literal["person", "departments", "institution_head", "unit_heads"]
 ROLE_LABELS = {  # what the note asks for when a subject is unknown
     "person": ("责任人", "the person responsible"),
@@ -198,7 +202,7 @@ class _Ctx:
             where, where_en = "投诉记录的责任部门", "the complaint record's units"
         self.effects.append(InternalNote(
             rule_id=rule_id, text=f"{zh}未知，罚则暂不记账：请填写{where}",
-            text_en=f"{en.capitalize()} unknown, no ledger entry yet: fill in {where_en}"))
+            text_en=f"{en.capitalize()} unknown, no ledger entry yet: fill in {where_en}", source=SOURCE))
 
     def apply(self, rule_id: str, rule: RuleSpec, extra: str = "") -> list[str]:
         """Ledger entries of ``rule`` not written before; returns the subjects newly charged."""
@@ -227,7 +231,7 @@ class _Ctx:
                         rule_id=rule_id, kind=spec.kind, subject=subject, amount=spec.amount,
                         amount_min=spec.amount_min, amount_max=spec.amount_max,
                         status=status, reason=reason, reason_en=reason_en,
-                        dedupe_key=f"{rule_id}:{spec.kind}:{self.ticket.ref.key}:{subject}"[:200]))
+                        dedupe_key=f"{rule_id}:{spec.kind}:{self.ticket.ref.key}:{subject}"[:200], source=SOURCE))
         return charged
 
 
@@ -270,7 +274,7 @@ def kesu_evaluate(
             ctx.asked.add("valid")
             ctx.effects.append(InternalNote(
                 rule_id="R-PEN-5.6.2", text="已解决但投诉有效性未确认：有效投诉罚则待确认有效后记账",
-                text_en="Resolved but validity not confirmed: valid-complaint penalties wait for it"))
+                text_en="Resolved but validity not confirmed: valid-complaint penalties wait for it", source=SOURCE))
         for rule_id, rule in (("R-PEN-6.39", config.concealed), ("R-PEN-6.42", config.threats)):
             if rule.enabled and any(facts.flag(f) for f in rule.flags):
                 ctx.apply(rule_id, rule)
@@ -287,7 +291,7 @@ def kesu_evaluate(
     if not changed and not ctx.effects:
         return None
     ctx.effects.append(SetState(rule_id="R-PEN-5.6.2", values={
-        "done": sorted(ctx.done), "asked": sorted(ctx.asked), "resolved": resolved}))
+        "done": sorted(ctx.done), "asked": sorted(ctx.asked), "resolved": resolved}, source=SOURCE))
     return ctx.effects
 
 
@@ -308,4 +312,4 @@ def _admonish(ctx: _Ctx, charged: list[str], history: History, now: datetime) ->
             rule_id="R-PEN-5.6.2-admon", kind="admonition", subject=subject, status=spec.status,
             reason=f"{year}年第{before + 1}次有效投诉，{spec.reason}",
             reason_en=f"valid complaint no. {before + 1} in {year}, {spec.reason_en}",
-            dedupe_key=f"R-PEN-5.6.2-admon:{subject}:{year}"[:200]))
+            dedupe_key=f"R-PEN-5.6.2-admon:{subject}:{year}"[:200], source=SOURCE))

@@ -29,6 +29,10 @@ from kesu.facts import Facts
 from kesu.models import EventKind, Ticket, TicketEvent
 from plugins import hookimpl
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "routing"
+
 CAUSE_RULE = "R-ROUTE-1.10"
 CATEGORY_RULE = "R-ROUTE-5.4"
 HANDLER_RULE = "R-ROUTE-6.21"
@@ -108,7 +112,7 @@ def kesu_evaluate(
         new = [r for r in dict.fromkeys(recipients) if r and f"{rule}:{r}" not in notified]
         if new:
             effects.append(Notify(rule_id=rule, recipients=tuple(new), message=message, reason=reason,
-                                  reason_en=reason_en))
+                                  reason_en=reason_en, source=SOURCE))
             notified.update(f"{rule}:{r}" for r in new)
 
     units, rule, basis = responsible_units(facts, config)
@@ -131,7 +135,7 @@ def kesu_evaluate(
             text = f"未能确定客诉原因，无法确定责任部门：请在字段 {config.cause_field} 填写原因（见责任归属表）"
             text_en = f"Cause unknown, no responsible unit: fill in field {config.cause_field}"
         if state.get("asked") != key:
-            effects += [InternalNote(rule_id=CAUSE_RULE, text=text, text_en=text_en)]
+            effects += [InternalNote(rule_id=CAUSE_RULE, text=text, text_en=text_en, source=SOURCE)]
             new_state["asked"] = key
     else:
         if facts.cause in config.causes:
@@ -145,13 +149,13 @@ def kesu_evaluate(
             unit, spec = mapped[0]
             all_units = "、".join(units)
             effects.append(AssignGroup(rule_id=rule, group=spec.group, reason=f"责任部门 {all_units}（{basis}）",
-                                       reason_en=f"responsible unit(s) {', '.join(units)} ({basis})"))
+                                       reason_en=f"responsible unit(s) {', '.join(units)} ({basis})", source=SOURCE))
             if not record.get("dispatched_at"):
                 # Dispatched now, by this write: the dispatch deadline (R-SLA-1.4.4, R-SLA-5.5.1) is met.
                 values["dispatched_at"] = now.isoformat()
             if spec.owner:
                 effects.append(AssignOwner(rule_id=rule, owner=spec.owner, reason=f"责任部门 {unit} 的处理人",
-                                           reason_en=f"handler of {unit}"))
+                                           reason_en=f"handler of {unit}", source=SOURCE))
             handler = spec.owner or spec.group
             for other, ospec in mapped[1:]:
                 # Units sharing the assignee's group (煮浆人员 inside 生产班组) already have it.
@@ -169,11 +173,12 @@ def kesu_evaluate(
             else:
                 text = f"责任部门 {names} 未配置服务组，工单保持原组：请手工分派"
             effects.append(InternalNote(rule_id=rule, text=text,
-                                        text_en=f"Unit(s) {', '.join(unmapped)} have no helpdesk group; not moved"))
+                                        text_en=f"Unit(s) {', '.join(unmapped)} have no helpdesk group; not moved",
+                                        source=SOURCE))
             new_state["unmapped"] = unmapped
         if isolated and not state.get("isolated_noted"):
             effects.append(InternalNote(rule_id=rule, text=f"已隔离处理，未分派至责任部门 {'、'.join(units)}",
-                                        text_en="isolated: not dispatched to the responsible units"))
+                                        text_en="isolated: not dispatched to the responsible units", source=SOURCE))
             new_state["isolated_noted"] = True
         major = record.get("tier") in config.major_tiers
         if major:
@@ -199,10 +204,10 @@ def kesu_evaluate(
     if leaders != list(record.get("leaders") or []):
         values["leaders"] = leaders
     if values and any(record.get(k) != v for k, v in values.items()):
-        effects.append(RecordComplaint(rule_id=rule, values=values))
+        effects.append(RecordComplaint(rule_id=rule, values=values, source=SOURCE))
     if notified != set(state.get("notified") or []):
         new_state["notified"] = sorted(notified)
     new_state = {k: v for k, v in new_state.items() if state.get(k) != v}
     if new_state:
-        effects.append(SetState(rule_id=rule, values=new_state))
+        effects.append(SetState(rule_id=rule, values=new_state, source=SOURCE))
     return effects

@@ -49,6 +49,10 @@ from kesu.models import EventKind, Priority, Ticket, TicketEvent
 from plugins import hookimpl
 from policies.facts import KeywordMatcher, compiled_for, customer_text, first_match
 
+#: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
+#: host has nothing to stamp and need not copy them.
+SOURCE = "severity"
+
 Scheme = Literal["food", "loss", "service"]
 
 #: Tiers of each scheme, lowest first (the record's ``tier_order``).
@@ -302,8 +306,9 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
             notes += [
                 InternalNote(rule_id=RULES[config.scheme][tier],
                              text=f"未知直接经济损失，暂定{spec.label}：请在字段 {config.loss_field} 填写金额（元）",
-                             text_en=f"Loss unknown, tier {tier} for now: fill in field {config.loss_field} (yuan)"),
-                SetState(rule_id=RULES[config.scheme][tier], values={"asked_loss": True}),
+                             text_en=f"Loss unknown, tier {tier} for now: fill in field {config.loss_field} (yuan)",
+                             source=SOURCE),
+                SetState(rule_id=RULES[config.scheme][tier], values={"asked_loss": True}, source=SOURCE),
             ]
     if tier is None:
         if state.get("asked"):
@@ -313,23 +318,26 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
         return [
             InternalNote(rule_id=UNCLASSIFIED_RULE,
                          text=f"未能判定客诉等级：请在字段 {config.category_field} 填写 {names}，或补充问题描述",
-                         text_en=f"Tier not determined: fill in field {config.category_field} ({names}) or describe the problem"),
-            SetState(rule_id=UNCLASSIFIED_RULE, values={"asked": True}),
+                         text_en=f"Tier not determined: fill in field {config.category_field} ({names}) or describe the problem",
+                         source=SOURCE),
+            SetState(rule_id=UNCLASSIFIED_RULE, values={"asked": True}, source=SOURCE),
         ], None
     spec = config.tiers[tier]
     rule = RULES[config.scheme][tier]
     effects: list[Effect] = [
         SetPriority(rule_id=rule, priority=spec.priority,
-                    reason=f"{spec.label}，依据：{evidence}", reason_en=f"tier {tier}, evidence: {evidence}"),
-        AddTags(rule_id=rule, tags=(spec.tag,)),
+                    reason=f"{spec.label}，依据：{evidence}", reason_en=f"tier {tier}, evidence: {evidence}",
+                    source=SOURCE),
+        AddTags(rule_id=rule, tags=(spec.tag,), source=SOURCE),
         RecordComplaint(rule_id=rule, values={"scheme": config.scheme, "tier": tier,
-                                              "tier_order": list(config.order), "special": bool(special or record.get("special"))}),
-        SetState(rule_id=rule, values={"tier": tier, "evidence": evidence}),
+                                              "tier_order": list(config.order), "special": bool(special or record.get("special"))},
+                        source=SOURCE),
+        SetState(rule_id=rule, values={"tier": tier, "evidence": evidence}, source=SOURCE),
         *notes,
     ]
     stale = [s.tag for t, s in config.tiers.items() if t != tier and s.tag in ticket.tags]
     if stale:
-        effects.append(RemoveTags(rule_id=rule, tags=tuple(stale)))
+        effects.append(RemoveTags(rule_id=rule, tags=tuple(stale), source=SOURCE))
     return effects, tier
 
 
@@ -341,7 +349,7 @@ def _special(state: Mapping[str, Any], config: SeverityConfig, facts: Facts) -> 
         return []
     why = "、".join(_zh(f) for f in flags)
     effects: list[Effect] = [AddTags(rule_id=SPECIAL_RULE, tags=(sp.tag,), reason=f"特殊客诉（{why}）",
-                                     reason_en=f"special complaint ({', '.join(flags)})")]
+                                     reason_en=f"special complaint ({', '.join(flags)})", source=SOURCE)]
     recipients = list(sp.notify)
     if any(facts.flag(f) for f in sp.general_manager_flags):
         recipients += [r for r in sp.general_manager if r not in recipients]
@@ -351,17 +359,17 @@ def _special(state: Mapping[str, Any], config: SeverityConfig, facts: Facts) -> 
         effects += [
             Notify(rule_id=SPECIAL_RULE, recipients=tuple(new),
                    message=f"特殊客诉（{why}）：请立即关注并协调处理",
-                   reason_en=f"special complaint ({', '.join(flags)}): attend to it at once"),
-            SetState(rule_id=SPECIAL_RULE, values={"special_notified": sorted(notified | set(new))}),
+                   reason_en=f"special complaint ({', '.join(flags)}): attend to it at once", source=SOURCE),
+            SetState(rule_id=SPECIAL_RULE, values={"special_notified": sorted(notified | set(new))}, source=SOURCE),
         ]
     if any(facts.flag(f) for f in sp.isolate_flags):
         # 篇1 §11.2.2 b) 隔绝危机: restricted group, legal looks at it.
         effects += [
             AssignGroup(rule_id=SPECIAL_RULE, group=sp.isolate_group, reason="疑似敲诈，隔离处理",
-                        reason_en="suspected extortion: isolated"),
+                        reason_en="suspected extortion: isolated", source=SOURCE),
             AddTags(rule_id=SPECIAL_RULE, tags=(sp.legal_tag,), reason="疑似敲诈，法务关注",
-                    reason_en="suspected extortion: legal"),
-            RecordComplaint(rule_id=SPECIAL_RULE, values={"isolated": True}),
+                    reason_en="suspected extortion: legal", source=SOURCE),
+            RecordComplaint(rule_id=SPECIAL_RULE, values={"isolated": True}, source=SOURCE),
         ]
     return effects
 
@@ -375,18 +383,20 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
     if facts.validity == "invalid":
         # The dispatcher confirmed: invalid. Explain to the customer; never close by itself.
         effects: list[Effect] = [
-            RecordComplaint(rule_id=INVALID_RULE, values={"valid": 0, "invalid_proposed": proposed}),
+            RecordComplaint(rule_id=INVALID_RULE, values={"valid": 0, "invalid_proposed": proposed}, source=SOURCE),
             AddTags(rule_id=INVALID_RULE, tags=(v.confirmed_tag,), reason="呼叫中心确认无效",
-                    reason_en="invalid, confirmed by the dispatcher"),
+                    reason_en="invalid, confirmed by the dispatcher", source=SOURCE),
         ]
         if valid != 0:
             effects += [
                 InternalNote(rule_id=EXPLAIN_RULE, text="已确认为无效投诉：请向客户解释无效原因（工单不会自动关闭）",
-                             text_en="Confirmed invalid: explain the reason to the customer (the ticket stays open)"),
+                             text_en="Confirmed invalid: explain the reason to the customer (the ticket stays open)",
+                             source=SOURCE),
             ]
         return effects + _untag(v.proposed_tag, INVALID_RULE)
     if facts.validity == "valid":
-        effects = [RecordComplaint(rule_id=VALID_RULE, values={"valid": 1, "invalid_proposed": proposed})]
+        effects = [RecordComplaint(rule_id=VALID_RULE, values={"valid": 1, "invalid_proposed": proposed},
+                                   source=SOURCE)]
         return effects + _untag(v.proposed_tag, VALID_RULE) + _untag(v.confirmed_tag, VALID_RULE)
     if valid is not None:
         return []  # decided before (by a person, or valid by the facts): no flip-flop
@@ -396,12 +406,13 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
             return []
         why = "、".join(_zh(f) for f in invalid)
         return [
-            RecordComplaint(rule_id=INVALID_RULE, values={"invalid_proposed": True}),
+            RecordComplaint(rule_id=INVALID_RULE, values={"invalid_proposed": True}, source=SOURCE),
             AddTags(rule_id=INVALID_RULE, tags=(v.proposed_tag,), reason=f"疑似无效投诉（{why}）",
-                    reason_en=f"possibly invalid ({', '.join(invalid)})"),
+                    reason_en=f"possibly invalid ({', '.join(invalid)})", source=SOURCE),
             InternalNote(rule_id=INVALID_RULE,
                          text=f"疑似无效投诉（{why}），仅提议，须人工确认：{v.how_to_confirm}",
-                         text_en=f"Possibly invalid ({', '.join(invalid)}); a person decides: {v.how_to_confirm}"),
+                         text_en=f"Possibly invalid ({', '.join(invalid)}); a person decides: {v.how_to_confirm}",
+                         source=SOURCE),
         ]
     if proposed:
         return []  # proposed before; only a person settles it
@@ -409,14 +420,14 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
     missing = [name for name in v.require if not (tier if name == "tier" else getattr(facts, name))]
     if not missing:
         return [RecordComplaint(rule_id=VALID_RULE, values={"valid": 1, "invalid_proposed": False},
-                                reason="有效客诉", reason_en="valid complaint")]
+                                reason="有效客诉", reason_en="valid complaint", source=SOURCE)]
     if state.get("validity_asked") or tier is None:
         return []  # asked before; or the tier note already asks for the facts
     what = "、".join(_FACT_NAMES_ZH[m] for m in missing)
     return [
         InternalNote(rule_id=VALID_RULE, text=f"有效性待定：缺少{what}，请补充",
-                     text_en=f"Validity undecided: missing {', '.join(missing)}"),
-        SetState(rule_id=VALID_RULE, values={"validity_asked": True}),
+                     text_en=f"Validity undecided: missing {', '.join(missing)}", source=SOURCE),
+        SetState(rule_id=VALID_RULE, values={"validity_asked": True}, source=SOURCE),
     ]
 
 
@@ -425,4 +436,4 @@ def _zh(flag: str) -> str:
 
 
 def _untag(tag: str, rule: str) -> list[Effect]:
-    return [RemoveTags(rule_id=rule, tags=(tag,))] if tag else []
+    return [RemoveTags(rule_id=rule, tags=(tag,), source=SOURCE)] if tag else []

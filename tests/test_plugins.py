@@ -120,6 +120,9 @@ def test_stamping_copies_the_effect_like_model_copy():
         assert stamped.model_fields_set == expected.model_fields_set
         assert stamped.model_dump() == expected.model_dump() and stamped.__pydantic_extra__ == expected.__pydantic_extra__
         assert (dict(effect.__dict__), set(effect.model_fields_set)) == before  # the plugin's own is untouched
+    # An effect that already names its plugin is the same as its copy would be: kept as it is.
+    named = AddTags(rule_id="R-ESC-6.32", tags=("t",), source="tagger")
+    assert _stamp(named, "tagger") is named and _stamp(named, "other").source == "other"
 
 
 def test_plugin_gets_its_own_config_and_state(pm, make_ticket):
