@@ -221,3 +221,14 @@ def test_kesu_register_commands_adds_a_cli_command(pm):
     pm.hook.kesu_register_commands(cli=cli)
     result = CliRunner().invoke(cli, ["hello"])
     assert result.exit_code == 0 and "你好 from a plugin" in result.output
+
+
+def test_builtin_policies_name_themselves_in_their_effects():
+    """Each built-in policy's SOURCE is its registered name, so the host keeps its effects as they are."""
+    import importlib
+
+    from plugins.manager import BUILTIN_PLUGINS, ESSENTIAL_PLUGINS
+
+    for name, module in BUILTIN_PLUGINS.items():
+        if name not in ESSENTIAL_PLUGINS:
+            assert importlib.import_module(module).SOURCE == name
