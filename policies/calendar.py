@@ -139,6 +139,14 @@ class BusinessCalendar:
         return list(hit)
 
     def _unknown_years(self, start: datetime | date, end: datetime | date) -> list[int]:
+        # A local date is less than two days away from the time's own date (UTC offsets span 26
+        # hours): when every year of those days is known, so are the local ones, and no time-zone
+        # conversion is needed.
+        if not any(isinstance(m, datetime) and m.tzinfo is None for m in (start, end)):
+            days = (start if type(start) is date else start.date(), end if type(end) is date else end.date())
+            low, high = min(days) - timedelta(days=2), max(days) + timedelta(days=2)
+            if all(self.is_known_year(y) for y in range(low.year, high.year + 1)):
+                return []
         first = self.local(start).year if isinstance(start, datetime) else start.year
         last = self.local(end).year if isinstance(end, datetime) else end.year
         return [y for y in range(min(first, last), max(first, last) + 1) if not self.is_known_year(y)]

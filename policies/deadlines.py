@@ -251,10 +251,13 @@ def _agent_articles(ticket: Ticket) -> list[Article]:
 
 
 def _local(cal: BusinessCalendar, moment: datetime) -> str:
+    """``moment`` as local ``%Y-%m-%d %H:%M``."""
     key = ("local", cal, moment, moment.fold)
     text = _MEMO.get(key)
     if text is None:
-        text = _remember(key, cal.local(moment).strftime("%Y-%m-%d %H:%M"))
+        t = cal.local(moment)
+        text = _remember(key, f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}" if t.year >= 1000
+                         else t.strftime("%Y-%m-%d %H:%M"))
     return text  # type: ignore[no-any-return]
 
 

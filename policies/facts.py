@@ -298,7 +298,13 @@ class KeywordMatcher:
         found = []
         negated: set[int] | None = None
         numbers = self._numbers
-        for first in self._firsts.intersection(text if chars is None else chars):
+        if chars is not None:
+            firsts: Iterable[str] = self._firsts.intersection(chars)
+        elif len(self._firsts) < len(text):  # a small vocabulary: look for its first characters
+            firsts = [c for c in self._firsts if c in text]
+        else:
+            firsts = self._firsts.intersection(text)
+        for first in firsts:
             for word in self._by_first[first]:
                 if word not in text:
                     continue

@@ -208,12 +208,14 @@ def declared_tier(ticket: Ticket, config: SeverityConfig) -> str | None:
 
 
 class _Keywords:
-    """The tiers' keyword expressions, compiled once per configuration (policies.facts)."""
+    """The tiers' keyword expressions, compiled once per configuration (policies.facts), and whether
+    any tier has loss bounds."""
 
     def __init__(self, config: SeverityConfig) -> None:
         self.matcher = KeywordMatcher([s.keywords for s in config.tiers.values()], config.negations,
                                       config.negation_window)
         self.tiers = {tier: self.matcher.lists[i] for i, tier in enumerate(config.tiers)}
+        self.loss_bounded = any(s.loss_bounded() for s in config.tiers.values())
 
 
 def _keywords(config: SeverityConfig) -> _Keywords:
@@ -299,7 +301,7 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
         kept = max(before, key=lambda t: _rank(config, t), default=None)
         if kept is not None and _rank(config, kept) > _rank(config, tier):
             tier, evidence = kept, "保持已定等级（等级不自动降低）"
-        if (any(s.loss_bounded() for s in config.tiers.values()) and facts.loss_amount is None
+        if (_keywords(config).loss_bounded and facts.loss_amount is None
                 and config.loss_field and not state.get("asked_loss") and tier is not None
                 and not special and _rank(config, tier) < len(config.order) - 1):
             spec = config.tiers[tier]
