@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -11,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import uvicorn
+
+from connector.sandbox_http import ThreadedServer
 
 from . import errors, rpc, seeds
 from .app import SandboxApp
@@ -97,9 +97,7 @@ class SandboxOdoo:
         self._faults: list[Fault] = []
         self._calls: list[CallRecord] = []
         self._hook_lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._http: ThreadedServer | None = None
 
     # ---------------------------------------------------------------------- lifecycle
 
@@ -121,49 +119,21 @@ class SandboxOdoo:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._http is not None and self._http.running
 
     def start(self, timeout: float = 10.0) -> SandboxOdoo:
         if self.running:
             return self
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(512)
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
+        if self._http is None:
+            self._http = ThreadedServer(self.app, self.host, self.port, "sandbox Odoo")
+        self.port = self._http.start(timeout)  # port 0 picks a free port, kept across restarts
         self.state.base_url = self.url
-        self._socket = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2)
-        server = uvicorn.Server(config)
-        self._server = server
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                  name=f"sandbox-odoo-{self.port}", daemon=True)
-        self._thread = thread
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("sandbox Odoo failed to start")
-            if time.monotonic() > deadline:
-                raise TimeoutError("sandbox Odoo did not start in time")
-            time.sleep(0.005)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the HTTP server; the port is released (connection refused) until ``start()``."""
-        server, thread, sock = self._server, self._thread, self._socket
-        self._server = self._thread = self._socket = None
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(timeout)
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        if self._http is not None:
+            self._http.stop(timeout)
 
     def close(self) -> None:
         self.stop()
