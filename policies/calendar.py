@@ -25,6 +25,7 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 PUBLISHED_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
 #: Never walk further than this looking for a working day (a misconfiguration, not a calendar).
 _MAX_SCAN_DAYS = 400
-#: Answers a calendar remembers (days, deadlines: pure functions of their arguments) before it
-#: forgets them all and starts again.
+#: Answers a calendar remembers (days, deadlines: pure functions of their arguments); beyond
+#: that, the oldest are forgotten first, one at a time.
 _MEMO_SIZE = 20_000
 
 
@@ -100,11 +101,11 @@ class BusinessCalendar:
         self._warned: set[int] = set()
         # Memoized answers, keyed by method and arguments (a time's ``fold`` too: two local times
         # that differ only by it compare equal but are different moments).
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def _remember(self, key: tuple[Any, ...], value: Any) -> Any:
         if len(self._memo) >= _MEMO_SIZE:
-            self._memo.clear()
+            self._memo.popitem(last=False)
         self._memo[key] = value
         return value
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
@@ -187,13 +188,14 @@ class DeadlinesConfig(BaseModel):
 
 #: Memoized conversions (pure functions of their arguments; a time's ``fold`` is part of the key:
 #: two local times that differ only by it compare equal but are different moments).
-_MEMO: dict[tuple[Any, ...], Any] = {}
+#: Oldest entries are forgotten first, one at a time (no pause to forget them all at once).
+_MEMO: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _MEMO_SIZE = 20_000
 
 
 def _remember(key: tuple[Any, ...], value: Any) -> Any:
     if len(_MEMO) >= _MEMO_SIZE:
-        _MEMO.clear()
+        _MEMO.popitem(last=False)
     _MEMO[key] = value
     return value
 
