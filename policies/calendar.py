@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 PUBLISHED_YEARS = frozenset(ChinaStaticHolidays.special_public_holidays)
 #: Never walk further than this looking for a working day (a misconfiguration, not a calendar).
 _MAX_SCAN_DAYS = 400
-#: Answers a calendar remembers (days, deadlines: pure functions of their arguments); beyond
-#: that, the oldest are forgotten first, one at a time.
+#: Answers a calendar remembers (working days; months added: pure functions of their arguments);
+#: beyond that, the oldest are forgotten first, one at a time. Deadlines remember their own
+#: (policies.deadlines).
 _MEMO_SIZE = 20_000
 
 
@@ -133,13 +134,6 @@ class BusinessCalendar:
 
     def unknown_years(self, start: datetime | date, end: datetime | date) -> list[int]:
         """Years between ``start`` and ``end`` (inclusive, local dates) without official data."""
-        key = ("unknown_years", start, type(start), getattr(start, "fold", 0), end, type(end), getattr(end, "fold", 0))
-        hit = self._memo.get(key)
-        if hit is None:
-            hit = self._remember(key, tuple(self._unknown_years(start, end)))
-        return list(hit)
-
-    def _unknown_years(self, start: datetime | date, end: datetime | date) -> list[int]:
         # A local date is less than two days away from the time's own date (UTC offsets span 26
         # hours): when every year of those days is known, so are the local ones, and no time-zone
         # conversion is needed.
@@ -202,13 +196,6 @@ class BusinessCalendar:
 
         Received on a non-working day: counted from the start of business on the next working day.
         """
-        key = ("add_working_days", start, start.fold, n)
-        hit = self._memo.get(key)
-        if hit is None:
-            hit = self._remember(key, self._add_working_days(start, n))
-        return hit  # type: ignore[no-any-return]
-
-    def _add_working_days(self, start: datetime, n: int) -> datetime:
         if n < 0:
             raise ValueError("n must be >= 0")
         local = self.local(start)
@@ -221,13 +208,6 @@ class BusinessCalendar:
 
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """``hours`` of business time (working days, between business_start and business_end)."""
-        key = ("add_working_hours", start, start.fold, hours)
-        hit = self._memo.get(key)
-        if hit is None:
-            hit = self._remember(key, self._add_working_hours(start, hours))
-        return hit  # type: ignore[no-any-return]
-
-    def _add_working_hours(self, start: datetime, hours: float) -> datetime:
         if hours < 0:
             raise ValueError("hours must be >= 0")
         remaining = timedelta(hours=hours)
@@ -249,12 +229,8 @@ class BusinessCalendar:
 
     def end_of_day(self, start: datetime, days: int) -> datetime:
         """Midnight ending the ``days``-th calendar day after ``start`` ("最晚于次日" = 1)."""
-        key = ("end_of_day", start, start.fold, days)
-        hit = self._memo.get(key)
-        if hit is None:
-            day = self.local(start).date() + timedelta(days=days + 1)
-            hit = self._remember(key, self.at(day, time(0, 0)))
-        return hit  # type: ignore[no-any-return]
+        day = self.local(start).date() + timedelta(days=days + 1)
+        return self.at(day, time(0, 0))
 
     def add_months(self, start: datetime, months: int) -> datetime:
         """Same local clock time ``months`` calendar months later (day clamped to the month's end)."""

@@ -186,9 +186,9 @@ class DeadlinesConfig(BaseModel):
 # helpers
 
 
-#: Memoized conversions (pure functions of their arguments; a time's ``fold`` is part of the key:
-#: two local times that differ only by it compare equal but are different moments).
-#: Oldest entries are forgotten first, one at a time (no pause to forget them all at once).
+#: Remembered schedules and calendars (pure functions of their keys; a time's ``fold`` is part of
+#: a key: two local times that differ only by it compare equal but are different moments). The
+#: oldest entries are forgotten first, one at a time (no pause to forget them all at once).
 _MEMO: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _MEMO_SIZE = 20_000
 
@@ -201,27 +201,11 @@ def _remember(key: tuple[Any, ...], value: Any) -> Any:
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    key = ("iso", moment, moment.fold)
-    text = _MEMO.get(key)
-    if text is None:
-        text = _remember(key, moment.astimezone(timezone.utc).isoformat())
-    return text  # type: ignore[no-any-return]
+    return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
 
 
 def parse_time(value: Any, cal: BusinessCalendar, *, date_clock: str = "end") -> datetime | None:
     """A ticket value as an aware datetime: ISO date-time (naive = local) or a date (business end)."""
-    if isinstance(value, str):
-        key = ("parse_time", value, cal, date_clock)
-        hit = _MEMO.get(key, key)
-        if hit is key:
-            hit = _remember(key, _parse_time(value, cal, date_clock))
-        return hit  # type: ignore[no-any-return]
-    return _parse_time(value, cal, date_clock)
-
-
-def _parse_time(value: Any, cal: BusinessCalendar, date_clock: str) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -254,13 +238,9 @@ def _agent_articles(ticket: Ticket) -> list[Article]:
 
 def _local(cal: BusinessCalendar, moment: datetime) -> str:
     """``moment`` as local ``%Y-%m-%d %H:%M``."""
-    key = ("local", cal, moment, moment.fold)
-    text = _MEMO.get(key)
-    if text is None:
-        t = cal.local(moment)
-        text = _remember(key, f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}" if t.year >= 1000
-                         else t.strftime("%Y-%m-%d %H:%M"))
-    return text  # type: ignore[no-any-return]
+    t = cal.local(moment)
+    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}" if t.year >= 1000
+            else t.strftime("%Y-%m-%d %H:%M"))
 
 
 def _calendar(config: CalendarConfig) -> BusinessCalendar:
@@ -280,6 +260,7 @@ class Context:
         self.ticket, self.state, self.config, self.now, self.facts, self.record = ticket, state, config, now, facts, record
         self.cal = _calendar(config.calendar)
         self._agents: list[Article] | None = None
+        self._texts: dict[tuple[datetime, int], tuple[str, str]] = {}
         updated = ticket.updated_at
         # When something without its own timestamp was seen (a dispatch, a tag): the ticket's last
         # change is the best evidence; never later than now.
@@ -287,6 +268,14 @@ class Context:
         received = ticket.created_at or parse_time(record.get("received_at"), self.cal)
         self.received_missing = received is None
         self.received = received or now
+
+    def texts(self, moment: datetime) -> tuple[str, str]:
+        """``moment`` as ISO and local text (the rules of a ticket mostly share their start)."""
+        key = (moment, moment.fold)
+        hit = self._texts.get(key)
+        if hit is None:
+            hit = self._texts[key] = (iso(moment), _local(self.cal, moment))  # type: ignore[assignment]
+        return hit  # type: ignore[return-value]
 
     def agent_articles(self) -> list[Article]:
         if self._agents is None:
@@ -437,18 +426,31 @@ def _emergency(ctx: Context, new_state: dict[str, Any]) -> list[Effect]:
     return effects
 
 
-def _schedule(cal: BusinessCalendar, spec: RuleSpec, start: datetime) -> tuple[
-        str, datetime, str, datetime | None, str | None, tuple[int, ...]]:
-    """(start, due, due, target, target, years without official schedule) of a rule started at
-    ``start``, each time also as ISO text: a pure function of the rule, calendar and start."""
-    key = ("schedule", cal, id(spec), start, start.fold)
+class _Schedule:
+    """A rule started at ``start``: due and target times, as ISO and local text too, and the years
+    without official schedule -- a pure function of the rule, calendar and start (``_schedule``)."""
+
+    __slots__ = ("spec", "start_iso", "start_local", "due", "due_iso", "due_local", "target", "target_iso",
+                 "target_local", "unknown_years")
+
+    def __init__(self, ctx: Context, spec: RuleSpec, start: datetime) -> None:
+        cal = ctx.cal
+        self.spec = spec
+        self.start_iso, self.start_local = ctx.texts(start)
+        self.due = spec.limit.add(cal, start)
+        self.due_iso, self.due_local = iso(self.due), _local(cal, self.due)
+        self.target = spec.target.add(cal, start) if spec.target else None
+        self.target_iso = iso(self.target)
+        self.target_local = _local(cal, self.target) if self.target is not None else None
+        self.unknown_years = tuple(cal.unknown_years(start, self.due))
+
+
+def _schedule(ctx: Context, spec: RuleSpec, start: datetime) -> _Schedule:
+    key = ("schedule", ctx.cal, id(spec), start, start.fold)
     hit = _MEMO.get(key)
-    if hit is None or hit[0] is not spec:
-        due = spec.limit.add(cal, start)
-        target = spec.target.add(cal, start) if spec.target else None
-        hit = _remember(key, (spec, iso(start), due, iso(due), target, iso(target),
-                              tuple(cal.unknown_years(start, due))))
-    return hit[1:]  # type: ignore[no-any-return]
+    if hit is None or hit.spec is not spec:
+        hit = _remember(key, _Schedule(ctx, spec, start))
+    return hit  # type: ignore[no-any-return]
 
 
 def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any] | None,
@@ -467,15 +469,16 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
                 effects.append(CancelTimer(rule_id=rule_id, key=key, source=SOURCE))
         return None, effects
 
-    start_iso, due, due_iso, target, target_iso, unknown_years = _schedule(cal, spec, start)
-    if old is not None and old.get("start") == start_iso:
+    sched = _schedule(ctx, spec, start)
+    due, target = sched.due, sched.target
+    if old is not None and old.get("start") == sched.start_iso:
         entry = dict(old)
     else:  # first computation, or a new start (a new resolution, a later tier)
-        entry = {"start": start_iso, "due": due_iso, "target": target_iso, "met_at": None,
+        entry = {"start": sched.start_iso, "due": sched.due_iso, "target": sched.target_iso, "met_at": None,
                  "extended_to": None, "approved_by": None, "extension_rule": None, "overdue": False}
-    entry["due"], entry["target"] = due_iso, target_iso
+    entry["due"], entry["target"] = sched.due_iso, sched.target_iso
 
-    for year in unknown_years:
+    for year in sched.unknown_years:
         if year not in flagged:
             flagged.add(year)
             log.warning("ticket %s: deadline %s falls in %d, which has no official holiday schedule",
@@ -489,6 +492,8 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
     if spec.extendable and entry["met_at"] is None:
         effects += _extension(ctx, rule_id, entry, due, noted)
     effective = parse_time(entry["extended_to"], cal) or due
+    effective_iso, effective_local = ((sched.due_iso, sched.due_local) if effective is due
+                                      else (iso(effective), _local(cal, effective)))
 
     met = entry["met_at"] and parse_time(entry["met_at"], cal)
     if not met:
@@ -500,8 +505,8 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             entry["overdue"] = True
             effects.append(InternalNote(
                 rule_id=rule_id,
-                text=f"{spec.what}超时完成：时限 {_local(cal, effective)}，完成于 {_local(cal, met)}",
-                text_en=f"{spec.what_en} done late: due {_local(cal, effective)}, done {_local(cal, met)}",
+                text=f"{spec.what}超时完成：时限 {effective_local}，完成于 {_local(cal, met)}",
+                text_en=f"{spec.what_en} done late: due {effective_local}, done {_local(cal, met)}",
                 source=SOURCE))
         for key in (rule_id, f"{rule_id}:target"):
             if key in timers:
@@ -516,19 +521,19 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             hint_en = f"; {spec.overdue_hint_en}" if spec.overdue_hint_en else ""
             effects.append(InternalNote(
                 rule_id=rule_id,
-                text=f"已超时：{spec.what}，时限 {_local(cal, effective)}{hint}",
-                text_en=f"Overdue: {spec.what_en}, due {_local(cal, effective)}{hint_en}", source=SOURCE))
+                text=f"已超时：{spec.what}，时限 {effective_local}{hint}",
+                text_en=f"Overdue: {spec.what_en}, due {effective_local}{hint_en}", source=SOURCE))
         timers.pop(rule_id, None)
         timers.pop(f"{rule_id}:target", None)
         return entry, effects
 
-    if timers.get(rule_id) != iso(effective):
-        timers[rule_id] = iso(effective)  # type: ignore[assignment]
+    if timers.get(rule_id) != effective_iso:
+        timers[rule_id] = effective_iso  # type: ignore[assignment]
         kind = "received" if start == ctx.received else spec.start
         since = {"received": "受理", "resolved": "结案", "tier": "升级"}.get(kind, "登记时间")
         since_en = {"received": "receipt", "resolved": "resolution", "tier": "escalation"}.get(kind, "recorded time")
-        target_zh = f"，目标 {_local(cal, target)}" if target else ""
-        target_en = f", target {_local(cal, target)}" if target else ""
+        target_zh = f"，目标 {sched.target_local}" if target else ""
+        target_en = f", target {sched.target_local}" if target else ""
         if entry["extended_to"]:
             # R-EXT-6.27 is the customer's consent (a multi-department case), R-EXT-6.18 a person's approval.
             consent = entry["extension_rule"] == "R-EXT-6.27"
@@ -536,13 +541,13 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
             who_en = "multi-department case, the customer agreed" if consent else f"approved by {entry['approved_by']}"
             effects.append(ScheduleTimer(
                 rule_id=entry["extension_rule"], key=rule_id, due_at=effective, payload={"rule_id": rule_id},
-                reason=f"{spec.what}，已延期（{who}），原时限 {_local(cal, due)}",
-                reason_en=f"{spec.what_en}, extended ({who_en}), was {_local(cal, due)}", source=SOURCE))
+                reason=f"{spec.what}，已延期（{who}），原时限 {sched.due_local}",
+                reason_en=f"{spec.what_en}, extended ({who_en}), was {sched.due_local}", source=SOURCE))
         else:
             effects.append(ScheduleTimer(
                 rule_id=rule_id, key=rule_id, due_at=effective, payload={"rule_id": rule_id},
-                reason=f"{spec.what}，自{since} {_local(cal, start)} 起 {spec.limit.label('zh')}{target_zh}",
-                reason_en=f"{spec.what_en}, {spec.limit.label('en')} from {since_en} {_local(cal, start)}{target_en}",
+                reason=f"{spec.what}，自{since} {sched.start_local} 起 {spec.limit.label('zh')}{target_zh}",
+                reason_en=f"{spec.what_en}, {spec.limit.label('en')} from {since_en} {sched.start_local}{target_en}",
                 source=SOURCE))
     if target is not None and target < effective:
         tkey = f"{rule_id}:target"
@@ -551,16 +556,16 @@ def _reconcile(ctx: Context, rule_id: str, spec: RuleSpec, old: Mapping[str, Any
                 noted.add(tkey)
                 effects.append(InternalNote(
                     rule_id=rule_id,
-                    text=f"已过目标时限：{spec.what}（目标 {_local(cal, target)}，最迟 {_local(cal, effective)}）",
-                    text_en=f"Target passed: {spec.what_en} (target {_local(cal, target)}, "
-                            f"limit {_local(cal, effective)})", source=SOURCE))
+                    text=f"已过目标时限：{spec.what}（目标 {sched.target_local}，最迟 {effective_local}）",
+                    text_en=f"Target passed: {spec.what_en} (target {sched.target_local}, "
+                            f"limit {effective_local})", source=SOURCE))
             timers.pop(tkey, None)
-        elif timers.get(tkey) != iso(target):
-            timers[tkey] = iso(target)  # type: ignore[assignment]
+        elif timers.get(tkey) != sched.target_iso:
+            timers[tkey] = sched.target_iso  # type: ignore[assignment]
             effects.append(ScheduleTimer(rule_id=rule_id, key=tkey, due_at=target,
                                          payload={"rule_id": rule_id, "target": True},
-                                         reason=f"{spec.what}目标时限（最迟 {_local(cal, effective)}）",
-                                         reason_en=f"{spec.what_en}: target (limit {_local(cal, effective)})",
+                                         reason=f"{spec.what}目标时限（最迟 {effective_local}）",
+                                         reason_en=f"{spec.what_en}: target (limit {effective_local})",
                                          source=SOURCE))
     return entry, effects
 

@@ -158,7 +158,7 @@ def test_remembered_answers_equal_fresh_ones():
             assert cal.unknown_years(m, m + timedelta(days=400)) == fresh().unknown_years(m, m + timedelta(days=400))
             assert cal.is_working_day(m.date()) == fresh().is_working_day(m.date())
     assert cal.end_of_day(moments[0], 0) == fresh().end_of_day(moments[0], 0)
-    # The deadlines plugin's remembered conversions keep the two moments apart too.
+    # The deadlines plugin's ISO and local renderings keep the two moments apart too.
     from policies.deadlines import _local, iso
 
     assert [iso(m) for m in moments[:2]] == [m.astimezone(timezone.utc).isoformat() for m in moments[:2]]
