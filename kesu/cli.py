@@ -39,6 +39,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(admin_app, name="admin")
 
 console = Console()
+err_console = Console(stderr=True)
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Path of kesu.toml")]
 
 
@@ -589,3 +590,76 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ------------------------------------------------------------------------------------------------
+# eval
+
+eval_app = typer.Typer(help="Measure how well kesu reads complaints (labelled corpus).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("facts")
+def eval_facts(
+    config: ConfigOpt = None,
+    profile: Annotated[Optional[str], typer.Option(help="Profile to measure (default: the configured one; "
+                                                       "without a kesu.toml: every profile)")] = None,
+    split: Annotated[str, typer.Option(help="Corpus part: dev, heldout or all")] = "heldout",
+    file: Annotated[Optional[Path], typer.Option("--file", help="A JSONL file of cases instead of the corpus "
+                                                 "(e.g. kesu facts corrections export)")] = None,
+    labels: Annotated[bool, typer.Option("--labels", help="Play the labelled facts instead of reading the text: "
+                                         "checks that labels and policies agree")] = False,
+    threshold: Annotated[Optional[float], typer.Option(help="Exit 1 when tier, units, a key flag's precision or "
+                                                       "recall or the loss amount falls below this (0-1)")] = None,
+    misses: Annotated[bool, typer.Option("--misses/--no-misses", help="List the misses")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Per-fact precision/recall, tier/unit/escalation accuracy, cause confusion and the misses.
+
+    Uses the site's configuration (its added words included) for the configured profile."""
+    import json as _json
+
+    from kesu import factcheck
+    from policies.profiles import PROFILES
+
+    site_profile, sections = None, {}
+    if config is not None or Path("kesu.toml").exists():
+        settings = _settings(config)
+        site_profile, sections = settings.profile, settings.policies
+    if profile is not None and profile not in PROFILES:
+        err_console.print(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+        raise typer.Exit(2)
+    profiles = [profile] if profile else ([site_profile] if site_profile else list(PROFILES))
+    splits = list(factcheck.SPLITS) if split == "all" else [split]
+    if split not in (*factcheck.SPLITS, "all"):
+        err_console.print(f"unknown split {split!r}; allowed: dev, heldout, all")
+        raise typer.Exit(2)
+    reports = []
+    try:
+        for p in profiles:
+            own = sections if p == site_profile else {}
+            if file is not None:
+                reports.append(factcheck.evaluate(p, factcheck.load_cases(file), split=file.name, labels=labels,
+                                                  sections=own))
+                continue
+            for s in splits:
+                path = factcheck.corpus_path(p, s)
+                if not path.exists():
+                    continue
+                reports.append(factcheck.evaluate(p, factcheck.load_cases(path), split=s, labels=labels,
+                                                  sections=own))
+    except factcheck.CorpusError as exc:
+        err_console.print(f"corpus error: {exc}")
+        raise typer.Exit(2) from None
+    failed = [b for r in reports for b in factcheck.below(r, threshold)] if threshold is not None else []
+    if as_json:
+        typer.echo(_json.dumps({"reports": [r.as_dict() for r in reports], "below_threshold": failed},
+                               ensure_ascii=False, indent=1))
+    else:
+        for r in reports:
+            typer.echo(factcheck.render(r, misses=misses))
+            typer.echo("")
+        if failed:
+            typer.echo(f"below {threshold:.0%}: " + "; ".join(failed))
+    if failed:
+        raise typer.Exit(1)

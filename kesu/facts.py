@@ -55,7 +55,14 @@ class Facts(BaseModel):
     # A person's validity decision (R-VALID-1.4.1 / R-INVALID-6.14): only people decide invalid.
     validity: Literal["valid", "invalid"] | None = None
     flags: dict[str, bool] = Field(default_factory=dict)
-    evidence: dict[str, str] = Field(default_factory=dict)  # fact -> where it came from
+    evidence: dict[str, str] = Field(default_factory=dict)  # fact -> where it came from (Chinese, 「quoted」)
+    # fact -> who established it: "field" / "tag" (a person), "text" (kesu's reading), "llm"
+    origin: dict[str, str] = Field(default_factory=dict)
+    # fact -> the Chinese label agents see ("cause" -> "产品发酸、发霉变质、发红", "flag:media" -> "媒体曝光")
+    labels: dict[str, str] = Field(default_factory=dict)
+    # fact -> {"text": what the words said, "agent": the person's value, "words": 「…」}: a person
+    # overrode the reading of the text; the agent's value is the fact (and a labelled example)
+    corrections: dict[str, Any] = Field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name))
@@ -65,11 +72,12 @@ class Facts(BaseModel):
 
 
 def merge_facts(parts: Iterable[Mapping[str, Any]]) -> Facts:
-    """First value wins per fact (plugins in registration order); flags and evidence are unioned."""
-    merged: dict[str, Any] = {"flags": {}, "evidence": {}}
+    """First value wins per fact (plugins in registration order); flags, evidence, origin, labels
+    and corrections are unioned."""
+    merged: dict[str, Any] = {"flags": {}, "evidence": {}, "origin": {}, "labels": {}, "corrections": {}}
     for part in parts:
         for key, value in part.items():
-            if key in ("flags", "evidence"):
+            if key in ("flags", "evidence", "origin", "labels", "corrections"):
                 for k, v in (value or {}).items():
                     merged[key].setdefault(k, v)
             elif value is not None and key not in merged:

@@ -5,15 +5,22 @@ rules over title and body (configurable lists, Chinese first)". So, for each fac
 
 1. a configured ticket field (an agent's value always wins);
 2. a configured tag (``原因-mould``, ``回访-不满意``, ``标记-media`` ...);
-3. keyword rules over the title and the customer's own articles (never internal notes, never
-   the agents' replies: "感谢您的反馈" from an agent is not praise).
+3. optionally an LLM's reading of the text (``[policies.facts.llm]``, off by default), each fact
+   with the exact words behind it, checked against the text (policies.llm);
+4. the customer's own words (title and public articles; never internal notes, never the agents'
+   replies: "感谢您的反馈" from an agent is not praise), read as a person reads them
+   (policies.text): normalised (traditional → simplified, full-width → half-width), negation
+   per clause ("没有受伤", "受伤倒是没有"), hypotheticals per sentence ("万一孩子吃了"), amounts in
+   any numeral form ("两万三", "1.2万", "12,800元"); matched against rules over semantic classes
+   (policies.lexicon: ``@insect`` is every insect a customer may name).
 
 A fact no rule establishes stays ``None`` -- never guessed; the policies ask the agent. Every
-fact found says where it came from in ``evidence``.
+fact found says where it came from in ``evidence`` (in Chinese, quoting the customer's words
+「…」), and ``origin`` says whether a person (field, tag) or the text established it.
 
-Keyword expressions (profile data): ``"虫|异物 + 未开封|没开封"`` -- ``|`` separates alternatives,
-``+`` joins groups that must all occur. An occurrence right after a negation ("没有发霉",
-"未造成伤害") does not count.
+When an agent's field or tag contradicts what the text says, the agent wins, the note says so
+(R-REC-4.15), and the text with the agent's facts is recorded as a labelled example
+(``kesu facts corrections export``).
 
 This plugin also copies the facts reports need (batch, loss amount, people, category) into the
 complaint record (R-REC-4.15: the record holds the customer's request and the case's facts).
@@ -23,15 +30,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kesu.effects import Effect, RecordComplaint
+from kesu.effects import Effect, InternalNote, RecordComplaint
 from kesu.facts import FLAG_NAMES, Facts
 from kesu.models import EventKind, Ticket, TicketEvent
 from plugins import hookimpl
+from policies.lexicon import (
+    DEFAULT_CLAUSE_NEGATIONS,
+    DEFAULT_HYPOTHETICALS,
+    DEFAULT_POST_NEGATIONS,
+    DEFAULT_PSEUDO_NEGATIONS,
+    Compiled,
+    KeywordMatcher,
+    UnknownClass,
+    compile_expressions,
+    first_match,
+    parse_expression,
+)
+from policies.text import CLAUSE_BREAKS, ScopeCues, amounts, clause_of, normalise, number_value, quote
+
+__all__ = ["KeywordMatcher", "Compiled", "compile_expressions", "first_match", "parse_expression",
+           "FactsConfig", "extract", "customer_text", "compiled_for"]
 
 #: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
 #: host has nothing to stamp and need not copy them.
@@ -41,7 +63,6 @@ Channel = Literal["consumer", "channel"]
 Outcome = Literal["satisfied", "dissatisfied", "unreachable"]
 Validity = Literal["valid", "invalid"]
 
-_CLAUSE_BREAKS = "。！？!?；;\n"
 _HTML_TAG = re.compile(r"<[^>]+>")
 _NON_CUSTOMER_SENDERS = {"agent", "system"}
 
@@ -92,18 +113,51 @@ class CauseRule(_Strict):
     label: str
     channel: Channel
     keywords: list[str]
+    hypothetical: bool = Field(False, description="count words in a hypothetical's scope too")
 
 
 class KeywordRule(_Strict):
     label: str
     keywords: list[str]
+    hypothetical: bool = Field(False, description="count words in a hypothetical's scope too (threats)")
 
 
 class LossRules(_Strict):
-    """An amount counts as the loss only near one of these words (never the product's price)."""
+    """An amount counts as the loss only near one of ``keywords`` (损失, 赔偿 ...), and not when a
+    ``not_loss`` word is nearer (the product's price, a premium, a salary); ``totals`` (一共, 合计)
+    mark the figure to take when several losses are listed."""
 
     keywords: list[str]
     window: int = Field(ge=0, description="max characters between the word and the amount")
+    not_loss: list[str] = Field(default_factory=list)
+    totals: list[str] = Field(default_factory=lambda: ["一共", "总共", "合计", "总计", "共计", "加起来", "总损失"])
+
+
+class LexClass(_Strict):
+    """``[policies.facts.lexicon.<name>]``: the words of one semantic class (``@name`` in rules).
+
+    ``words`` is the profile's vocabulary; ``add`` is for a site's own words (a product, a local
+    name) without copying the list; ``except`` are phrases in which a word does not count
+    ("虫草" for 虫, "毛巾" for 毛)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    label: str = ""
+    words: list[str] = Field(default_factory=list)
+    add: list[str] = Field(default_factory=list)
+    except_: list[str] = Field(default_factory=list, alias="except")
+
+    def all_words(self) -> list[str]:
+        return [*self.words, *self.add]
+
+
+class ScopeConfig(_Strict):
+    """``[policies.facts.scope]``: cue words for negation and hypotheticals (policies.text)."""
+
+    pseudo_negations: list[str] = Field(default_factory=lambda: list(DEFAULT_PSEUDO_NEGATIONS))
+    post_negations: list[str] = Field(default_factory=lambda: list(DEFAULT_POST_NEGATIONS))
+    hypotheticals: list[str] = Field(default_factory=lambda: list(DEFAULT_HYPOTHETICALS))
+    clause_negations: list[str] = Field(default_factory=lambda: list(DEFAULT_CLAUSE_NEGATIONS))
 
 
 class FactsConfig(_Strict):
@@ -114,6 +168,8 @@ class FactsConfig(_Strict):
     values: ValueMaps
     negations: list[str]
     negation_window: int = Field(ge=0)
+    scope: ScopeConfig = Field(default_factory=ScopeConfig)
+    lexicon: dict[str, LexClass] = Field(default_factory=dict)
     # Routing-table keys (R-ROUTE-1.10); the first matching channel cause wins, else the first
     # matching consumer cause in table order (keep stricter tiers first).
     causes: dict[str, CauseRule]
@@ -125,6 +181,7 @@ class FactsConfig(_Strict):
     batch_patterns: list[str]
     people_patterns: list[str]
     loss: LossRules
+    llm: dict[str, Any] = Field(default_factory=dict, description="[policies.facts.llm]: see policies.llm")
 
     @field_validator("flags")
     @classmethod
@@ -144,210 +201,24 @@ class FactsConfig(_Strict):
                 raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
         return v
 
+    @model_validator(mode="after")
+    def _classes_exist(self) -> FactsConfig:
+        lexicon = self.lexicon_words()
+        exprs = [*self.channel_keywords, *self.target_keywords, *self.loss.keywords]
+        exprs += [e for r in (*self.causes.values(), *self.categories.values(), *self.flags.values()) for e in r.keywords]
+        for expr in exprs:
+            try:
+                parse_expression(expr, lexicon)
+            except UnknownClass as exc:
+                raise ValueError(f"{exc}; defined classes: {', '.join(sorted(lexicon)) or '(none)'}") from None
+        return self
+
+    def lexicon_words(self) -> dict[str, list[str]]:
+        return {name: c.all_words() for name, c in self.lexicon.items()}
+
 
 # ------------------------------------------------------------------------------------------------
-# keyword expressions
-
-
-@lru_cache(maxsize=4096)
-def parse_expression(expr: str) -> tuple[tuple[str, ...], ...]:
-    """``"虫|异物 + 未开封"`` -> ``(("虫", "异物"), ("未开封",))``."""
-    groups = []
-    for group in expr.split("+"):
-        words = tuple(w.strip() for w in group.split("|") if w.strip())
-        if words:
-            groups.append(words)
-    return tuple(groups)
-
-
-def _negated(text: str, at: int, negations: Iterable[str], window: int) -> bool:
-    """A negation word ends at most ``window`` characters before ``at``, in the same clause."""
-    longest = max((len(n) for n in negations), default=0)
-    before = text[max(0, at - window - longest):at]
-    for brk in _CLAUSE_BREAKS:
-        before = before.rsplit(brk, 1)[-1]
-    for neg in negations:
-        pos = before.rfind(neg)
-        while pos != -1:
-            if len(before) - (pos + len(neg)) <= window:
-                return True
-            pos = before.rfind(neg, 0, pos)
-    return False
-
-
-def find_word(text: str, word: str, negations: Iterable[str] = (), window: int = 0) -> int | None:
-    """Index of the first occurrence of ``word`` not preceded by a negation, else ``None``.
-
-    A number (a hotline such as ``12345``) counts only as a number of its own, never as digits
-    inside a longer one (a phone number ``13812345678``)."""
-    number = word.isdigit()
-    start = text.find(word)
-    while start != -1:
-        end = start + len(word)
-        inside = number and ((start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()))
-        if not inside and not _negated(text, start, negations, window):
-            return start
-        start = text.find(word, start + 1)
-    return None
-
-
-def match_expression(text: str, expr: str, negations: Iterable[str] = (), window: int = 0) -> str | None:
-    """The words that matched (``"虫+未开封"``) when every group of ``expr`` occurs, else ``None``."""
-    groups = parse_expression(expr)
-    if not groups:
-        return None
-    found = []
-    for group in groups:
-        word = next((w for w in group if find_word(text, w, negations, window) is not None), None)
-        if word is None:
-            return None
-        found.append(word)
-    return "+".join(found)
-
-
-def match_any(text: str, exprs: Iterable[str], negations: Iterable[str] = (), window: int = 0) -> str | None:
-    for expr in exprs:
-        hit = match_expression(text, expr, negations, window)
-        if hit is not None:
-            return hit
-    return None
-
-
-# Compiled keyword rules. ``match_any`` re-parses and scans the text once per word of every
-# expression; a configuration's rules are compiled once instead (``KeywordMatcher``):
-# ``present`` finds, in one pass over the configuration's whole vocabulary (only words whose first
-# character occurs in the text are looked for), every word ``find_word`` would find -- not right
-# after a negation in the same clause, not digits inside a longer number -- and each expression
-# list is then decided by set lookups (``first_match``), in the same order and with the same
-# result as ``match_any``.
-
-#: An expression list, compiled: (every word in it, the parsed non-empty expressions in order).
-Compiled = tuple[frozenset[str], tuple[tuple[tuple[str, ...], ...], ...]]
-
-
-def compile_expressions(exprs: Iterable[str]) -> Compiled:
-    parsed = tuple(groups for groups in (parse_expression(e) for e in exprs) if groups)
-    return frozenset(w for groups in parsed for group in groups for w in group), parsed
-
-
-def first_match(compiled: Compiled, present: frozenset[str] | set[str]) -> str | None:
-    """``match_any`` of the compiled list, given the words ``present`` (un-negated) in the text."""
-    words, parsed = compiled
-    if words.isdisjoint(present):
-        return None
-    for groups in parsed:
-        found = []
-        for group in groups:
-            word = next((w for w in group if w in present), None)
-            if word is None:
-                break
-            found.append(word)
-        else:
-            return "+".join(found)
-    return None
-
-
-class KeywordMatcher:
-    """Expression lists compiled together: ``present`` finds their words in a text in one pass,
-    ``matches`` gives the index of every list with a word in the text (see ``first_match``)."""
-
-    __slots__ = ("negations", "window", "lists", "_by_first", "_firsts", "_index", "_numbers")
-
-    def __init__(self, lists: Iterable[Iterable[str]], negations: Iterable[str], window: int) -> None:
-        self.negations = tuple(negations)
-        self.window = window
-        self.lists: tuple[Compiled, ...] = tuple(compile_expressions(exprs) for exprs in lists)
-        by_first: dict[str, list[str]] = {}
-        # word -> (list, expression) of every expression it appears in
-        index: dict[str, list[tuple[int, int]]] = {}
-        for i, (words, parsed) in enumerate(self.lists):
-            for j, groups in enumerate(parsed):
-                for group in groups:
-                    for word in group:
-                        same = by_first.setdefault(word[0], [])
-                        if word not in same:
-                            same.append(word)
-                        if (i, j) not in index.setdefault(word, []):
-                            index[word].append((i, j))
-        self._by_first = {c: tuple(ws) for c, ws in by_first.items()}
-        self._firsts = frozenset(by_first)
-        self._index = {w: tuple(ids) for w, ids in index.items()}
-        self._numbers = frozenset(w for w in index if w.isdigit())
-
-    def _negated_at(self, text: str) -> set[int]:
-        """Positions a word may not start at: at most ``window`` characters after the end of a
-        negation, in the same clause (``_negated`` for every position at once)."""
-        out: set[int] = set()
-        window, size = self.window, len(text)
-        for neg in self.negations:
-            pos = text.find(neg)
-            while pos != -1:
-                end = pos + len(neg)
-                at = end
-                while at <= end + window and at <= size:
-                    if at > end and text[at - 1] in _CLAUSE_BREAKS:
-                        break
-                    out.add(at)
-                    at += 1
-                pos = text.find(neg, pos + 1)
-        return out
-
-    def present(self, text: str, chars: frozenset[str] | None = None) -> frozenset[str]:
-        """The words with an occurrence ``find_word`` accepts (not negated, not inside a number);
-        ``chars``: ``frozenset(text)`` when the caller has it."""
-        found = []
-        negated: set[int] | None = None
-        numbers = self._numbers
-        if chars is not None:
-            firsts: Iterable[str] = self._firsts.intersection(chars)
-        elif len(self._firsts) < len(text):  # a small vocabulary: look for its first characters
-            firsts = [c for c in self._firsts if c in text]
-        else:
-            firsts = self._firsts.intersection(text)
-        for first in firsts:
-            for word in self._by_first[first]:
-                if word not in text:
-                    continue
-                if negated is None:
-                    negated = self._negated_at(text) if self.negations else set()
-                if not negated and word not in numbers:
-                    found.append(word)
-                    continue
-                number, size = word in numbers, len(word)
-                start = text.find(word)
-                while start != -1:
-                    end = start + size
-                    inside = number and ((start > 0 and text[start - 1].isdigit())
-                                         or (end < len(text) and text[end].isdigit()))
-                    if not inside and start not in negated:
-                        found.append(word)
-                        break
-                    start = text.find(word, start + 1)
-        return frozenset(found)
-
-    def matches(self, present: frozenset[str]) -> dict[int, str]:
-        """``{index into lists: first_match}`` of every list that matches, by index.
-
-        Only expressions with a word present can match; the first of them that does, in list
-        order, is the list's answer."""
-        index, lists = self._index, self.lists
-        candidates: set[tuple[int, int]] = set()
-        for word in present:
-            candidates.update(index[word])
-        out: dict[int, str] = {}
-        for i, j in sorted(candidates):
-            if i in out:
-                continue
-            found = []
-            for group in lists[i][1][j]:
-                word = next((w for w in group if w in present), None)
-                if word is None:
-                    break
-                found.append(word)
-            else:
-                out[i] = "+".join(found)
-        return out
-
+# compiled rules
 
 _COMPILED: dict[tuple[int, str], tuple[object, tuple[object, ...], Any]] = {}
 
@@ -372,68 +243,13 @@ def compiled_for(owner: object, kind: str, parts: tuple[object, ...], build: Any
 # ------------------------------------------------------------------------------------------------
 # amounts and counts
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "万"
-_NUMBER = rf"(?:\d[\d,]*(?:\.\d+)?|[{_CN_CHARS}]+)"
-_AMOUNT = re.compile(rf"(?P<num>{_NUMBER})\s*(?P<unit>万元|万块|万|千元|千块|千|元|块钱|块|圆)")
-
-
-def chinese_number(s: str) -> float | None:
-    """``"三万"`` -> 30000, ``"两万五千"`` -> 25000, ``"一万二"`` -> 12000 (colloquial), else None."""
-    if not s or any(c not in _CN_CHARS for c in s):
-        return None
-    total, section, digit = 0, 0, None
-    last_unit = 1
-    for c in s:
-        if c in _CN_DIGITS:
-            digit = _CN_DIGITS[c]
-        elif c in _CN_UNITS:
-            section += (1 if digit is None else digit) * _CN_UNITS[c]
-            last_unit, digit = _CN_UNITS[c], None
-        elif c == "万":
-            total += (section + (digit or 0)) * 10000
-            section, digit, last_unit = 0, None, 10000
-    if digit is not None:
-        # "一万二" / "三千五": a trailing digit counts in the next lower unit.
-        section += digit * (last_unit // 10 if last_unit >= 10 else 1)
-    return float(total + section)
-
 
 def parse_number(s: str) -> float | None:
-    s = s.strip()
-    if not s:
-        return None
-    if s[0].isdigit():
-        try:
-            return float(s.replace(",", ""))
-        except ValueError:
-            return None
-    return chinese_number(s)
+    """A field's number or a count: ``"12,800"``, ``"1.2万"``, ``"两万三"``, ``"五"``."""
+    return number_value(s)
 
 
-def _amount_value(m: re.Match[str]) -> float | None:
-    n = parse_number(m.group("num"))
-    if n is None:
-        return None
-    unit = m.group("unit")
-    if unit == "块" and not m.group("num")[0].isdigit():
-        return None  # "一块豆腐" is a piece of tofu, not one yuan
-    if unit.startswith("万"):
-        n *= 10000
-    elif unit.startswith("千"):
-        n *= 1000
-    return round(n, 2)
-
-
-def _clause(text: str, start: int, end: int) -> tuple[str, str]:
-    """The text of the same clause before ``start`` and after ``end``."""
-    before, after = text[:start], text[end:]
-    for brk in _CLAUSE_BREAKS:
-        before = before.rsplit(brk, 1)[-1]
-        after = after.split(brk, 1)[0]
-    return before, after
+chinese_number = parse_number
 
 
 def required_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
@@ -499,30 +315,48 @@ def may_match(required: frozenset[str] | None, text: str | frozenset[str]) -> bo
     return required is None or not required.isdisjoint(text)
 
 
-_AMOUNT_CHARS = required_chars(_AMOUNT)
-
-
-def loss_amounts(text: str, rules: LossRules, chars: frozenset[str] | None = None) -> list[tuple[float, str]]:
-    """Amounts with a loss word (损失, 赔偿 ...) within ``window`` characters, same clause
-    (``chars``: ``frozenset(text)`` when the caller has it)."""
-    found: list[tuple[float, str]] = []
-    if not may_match(_AMOUNT_CHARS, text if chars is None else chars):
-        return found
-    for m in _AMOUNT.finditer(text):
-        value = _amount_value(m)
-        if value is None:
+def loss_amounts(norm: str, rules: LossRules, original: str | None = None) -> list[tuple[float, str, bool]]:
+    """(value, the customer's words, marked as a total) of every amount that is a loss: a loss
+    word within ``window`` characters in the same clause (or ending the clause before:
+    "损失：两万三"), and no price/premium word nearer to it."""
+    found: list[tuple[float, str, bool]] = []
+    original = original if original is not None and len(original) == len(norm) else norm
+    loss_words = tuple(normalise(w) for w in rules.keywords)
+    not_loss = tuple(normalise(w) for w in rules.not_loss)
+    totals = tuple(normalise(w) for w in rules.totals)
+    window = rules.window
+    for amt in amounts(norm, bare=True):
+        a, b = clause_of(norm, amt.start, amt.end)
+        before, after = norm[a:amt.start], norm[amt.end:b]
+        # a clause with only the amount ("医药费：" / "损失，") looks one clause back
+        if a > 0 and len(before.strip(" :")) <= 1 and norm[a - 1] in ":，,":
+            pa, _ = clause_of(norm, a - 2, a - 1) if a >= 2 else (0, 0)
+            before = norm[pa:a - 1] + before
+        dist_loss = _distance(before, after, loss_words, window)
+        if dist_loss is None:
             continue
-        before, after = _clause(text, m.start(), m.end())
-        for word in rules.keywords:
-            pos = before.rfind(word)
-            if pos != -1 and len(before) - (pos + len(word)) <= rules.window:
-                found.append((value, f"{word}…{m.group(0)}"))
-                break
-            pos = after.find(word)
-            if pos != -1 and pos <= rules.window:
-                found.append((value, f"{m.group(0)}…{word}"))
-                break
+        if amt.bare and _distance(before, "", loss_words, window) is None:
+            continue  # a bare number only right after a loss word ("赔偿金额30000")
+        dist_not = _distance(before, after, not_loss, window)
+        if dist_not is not None and dist_not < dist_loss:
+            continue
+        is_total = any(t in before[-window - 4:] for t in totals)
+        found.append((amt.value, quote(original, amt.start, amt.end, 6), is_total))
     return found
+
+
+def _distance(before: str, after: str, words: Iterable[str], window: int) -> int | None:
+    best: int | None = None
+    for w in words:
+        pos = before.rfind(w)
+        if pos != -1:
+            d = len(before) - (pos + len(w))
+            if d <= window and (best is None or d < best):
+                best = d
+        pos = after.find(w)
+        if pos != -1 and pos <= window and (best is None or pos < best):
+            best = pos
+    return best
 
 
 # ------------------------------------------------------------------------------------------------
@@ -586,7 +420,7 @@ def _flag_name(value: str, rules: Mapping[str, KeywordRule]) -> str | None:
 
 
 class _Rules:
-    """A facts configuration's keyword rules and patterns, compiled once (``_rules``).
+    """A facts configuration's rules and patterns, compiled once (``_rules``).
 
     The matcher's lists, in this order: causes (channel causes first: R-ROUTE-1.10, a channel
     cause wins over a product symptom), channel keywords, categories, flags, target keywords."""
@@ -595,18 +429,33 @@ class _Rules:
         causes = [(k, r) for k, r in config.causes.items() if r.channel == "channel"]
         causes += [(k, r) for k, r in config.causes.items() if r.channel == "consumer"]
         lists: list[list[str]] = []
+        hypothetical: list[int] = []
 
-        def add(exprs: list[str]) -> int:
+        def add(exprs: list[str], hyp: bool = False) -> int:
             lists.append(exprs)
+            if hyp:
+                hypothetical.append(len(lists) - 1)
             return len(lists) - 1
 
         # list index -> cause / category / flag key; lists of one kind are consecutive.
-        self.causes = {add(r.keywords): k for k, r in causes}
+        self.causes = {add(r.keywords, r.hypothetical): k for k, r in causes}
         self.channel = add(config.channel_keywords)
-        self.categories = {add(r.keywords): k for k, r in config.categories.items()}
-        self.flags = {add(r.keywords): k for k, r in config.flags.items()}
+        self.categories = {add(r.keywords, r.hypothetical): k for k, r in config.categories.items()}
+        self.flags = {add(r.keywords, r.hypothetical): k for k, r in config.flags.items()}
         self.target = add(config.target_keywords)
-        self.matcher = KeywordMatcher(lists, config.negations, config.negation_window)
+        sc = config.scope
+        self.cues = ScopeCues(tuple(normalise(n) for n in config.negations), config.negation_window,
+                              tuple(normalise(n) for n in sc.pseudo_negations),
+                              tuple(normalise(n) for n in sc.post_negations), 3,
+                              tuple(normalise(n) for n in sc.hypotheticals),
+                              tuple(normalise(n) for n in sc.clause_negations))
+        exceptions: dict[str, list[str]] = {}
+        for cls in config.lexicon.values():
+            for word in cls.all_words():
+                if cls.except_:
+                    exceptions.setdefault(word, []).extend(cls.except_)
+        self.matcher = KeywordMatcher(lists, self.cues, lexicon=config.lexicon_words(), exceptions=exceptions,
+                                      hypothetical_lists=hypothetical)
         # Each pattern with the characters one of which a match needs (most texts skip the search).
         self.people = tuple((c, required_chars(c)) for c in map(re.compile, config.people_patterns))
         self.batch = tuple((c, required_chars(c)) for c in map(re.compile, config.batch_patterns))
@@ -616,135 +465,205 @@ class _Rules:
 def _rules(config: FactsConfig) -> _Rules:
     return compiled_for(config, "facts", (config.causes, config.channel_keywords, config.categories, config.flags,
                                           config.target_keywords, config.negations, config.negation_window,
+                                          config.scope, config.lexicon,
                                           config.people_patterns, config.batch_patterns, config.contact_patterns),
                         lambda: _Rules(config))
 
 
-def extract(ticket: Ticket, config: FactsConfig) -> dict[str, Any]:
-    """Every fact the configuration can establish, with evidence."""
-    f = config.fields
-    tags = config.tags
+def _quoted(original: str, where: Mapping[str, tuple[int, int]], hit: str) -> str:
+    """「the customer's words」 behind a hit ``"虫+刚打开"`` (each word in its clause)."""
+    parts = []
+    for word in re.split(r"[+~]", hit):
+        span = where.get(word)
+        if span is None:
+            continue
+        q = quote(original, *span)
+        if q and q not in parts:
+            parts.append(q)
+    return "".join(f"「{q}」" for q in parts) or f"「{hit}」"
+
+
+def read_text(text: str, config: FactsConfig) -> dict[str, Any]:
+    """The facts the customer's own words establish (no field, no tag): cause, channel,
+    category, loss amount, people, batch, target, flags -- each with the words behind it."""
     rules = _rules(config)
-    text = customer_text(ticket)
-    chars = frozenset(text)
-    # {keyword list: the words that matched}, in list order (= the configuration's order).
-    keywords = rules.matcher.matches(rules.matcher.present(text, chars))
+    norm = normalise(text)
+    original = text if len(text) == len(norm) else norm
+    analysis = rules.matcher.analyse(norm, normalised=True)
+    where = {**analysis.asserted, **analysis.facts}
+    keywords = rules.matcher.matches(analysis.facts, analysis.asserted, analysis)
     out: dict[str, Any] = {"flags": {}, "evidence": {}}
     ev: dict[str, str] = out["evidence"]
+    for i, hit in keywords.items():
+        if i in rules.causes:
+            # R-ROUTE-1.10: a channel cause wins over a product symptom (rules.causes: channel first).
+            out["cause"], ev["cause"] = rules.causes[i], _quoted(original, where, hit)
+            break
+    cause_rule = config.causes.get(out.get("cause", ""))
+    if cause_rule is not None:
+        out["channel"], ev["channel"] = cause_rule.channel, ev["cause"]
+    elif (hit := keywords.get(rules.channel)) is not None:
+        out["channel"], ev["channel"] = "channel", _quoted(original, where, hit)
+    for i, hit in keywords.items():
+        if i in rules.categories:
+            out["category"], ev["category"] = rules.categories[i], _quoted(original, where, hit)
+            break
+    losses = loss_amounts(norm, config.loss, original)
+    if losses:
+        totals = [x for x in losses if x[2]]
+        value, words, _ = max(totals or losses)
+        out["loss_amount"], ev["loss_amount"] = value, f"「{words}」"
+    counts = []
+    chars = frozenset(norm)
+    for pattern, required in rules.people:
+        for m in pattern.finditer(norm) if may_match(required, chars) else ():
+            n = parse_number(m.group("n"))
+            if n is not None:
+                counts.append((int(n), original[m.start():m.end()]))
+    if counts:
+        n, words = max(counts)
+        out["people"], ev["people"] = n, f"「{words}」"
+    for pattern, required in rules.batch:
+        m = pattern.search(text) if may_match(required, frozenset(text)) else None
+        if m:
+            out["batch"], ev["batch"] = m.group(1), f"「{m.group(0)}」"
+            break
+    m = next((m for p, required in rules.contact if may_match(required, chars) and (m := p.search(norm))), None)
+    if m is not None:
+        out["has_contact"], ev["has_contact"] = True, "原文中的联系方式"
+    if (hit := keywords.get(rules.target)) is not None:
+        out["names_target"], ev["names_target"] = True, _quoted(original, where, hit)
+    for i, hit in keywords.items():
+        name = rules.flags.get(i)
+        if name is not None:
+            out["flags"][name], ev[f"flag:{name}"] = True, _quoted(original, where, hit)
+    return out
 
-    def first_of(fact: str, field_name: str, prefix: str, convert: Any) -> bool:
+
+#: Facts a person may set that the text also tells (a difference is a correction to learn from).
+CORRECTABLE = ("cause", "category", "channel", "loss_amount", "people")
+
+
+def extract(ticket: Ticket, config: FactsConfig, *, text_facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every fact the configuration can establish, with evidence: fields, then tags, then the
+    text (``text_facts``: another reader's facts of the text, e.g. the LLM's, used before the
+    local reading for the facts it has)."""
+    f = config.fields
+    tags = config.tags
+    text = customer_text(ticket)
+    local = read_text(text, config)
+    read: dict[str, Any] = local
+    if text_facts:
+        read = {**local, **{k: v for k, v in text_facts.items() if k not in ("flags", "evidence", "origin")},
+                "flags": {**local["flags"], **text_facts.get("flags", {})},
+                "evidence": {**local["evidence"], **text_facts.get("evidence", {})}}
+    text_origin = (text_facts or {}).get("origin", {})
+    out: dict[str, Any] = {"flags": {}, "evidence": {}, "origin": {}, "corrections": {}}
+    ev: dict[str, str] = out["evidence"]
+    origin: dict[str, str] = out["origin"]
+
+    def by_person(fact: str, field_name: str, prefix: str, convert: Any) -> bool:
         raw = _field(ticket, field_name)
         if raw is not None:
             value = convert(raw)
             if value is not None:
-                out[fact], ev[fact] = value, f"field {field_name}={raw}"
+                out[fact], ev[fact], origin[fact] = value, f"字段 {field_name}={raw}", "field"
                 return True
         for raw in _tag_values(ticket, prefix):
             value = convert(raw)
             if value is not None:
-                out[fact], ev[fact] = value, f"tag {prefix}{raw}"
+                out[fact], ev[fact], origin[fact] = value, f"标签 {prefix}{raw}", "tag"
                 return True
         return False
 
-    # cause / channel ---------------------------------------------------------------------------
-    first_of("cause", f.cause, tags.cause, lambda v: _lookup_rule(v, config.causes))
-    first_of("channel", f.channel, tags.channel, lambda v: _lookup(v, config.values.channel))
-    if "cause" not in out:
-        # R-ROUTE-1.10: a channel cause wins over a product symptom (rules.causes: channel first).
-        for i, hit in keywords.items():
-            if i in rules.causes:
-                out["cause"], ev["cause"] = rules.causes[i], f"keyword {hit}"
-                break
-    if "channel" not in out:
-        cause_rule = config.causes.get(out.get("cause", ""))
-        if cause_rule is not None:
-            out["channel"], ev["channel"] = cause_rule.channel, f"cause {out['cause']}"
-        else:
-            hit = keywords.get(rules.channel)
-            if hit is not None:
-                out["channel"], ev["channel"] = "channel", f"keyword {hit}"
+    def from_text(fact: str, ev_key: str | None = None) -> None:
+        if fact in read and read[fact] is not None:
+            out[fact] = read[fact]
+            ev[ev_key or fact] = read["evidence"].get(ev_key or fact, "")
+            origin[fact] = text_origin.get(fact, "text")
 
-    # category ----------------------------------------------------------------------------------
-    if not first_of("category", f.category, tags.category, lambda v: _lookup_rule(v, config.categories)):
-        for i, hit in keywords.items():
-            if i in rules.categories:
-                out["category"], ev["category"] = rules.categories[i], f"keyword {hit}"
-                break
+    def person_or_text(fact: str, field_name: str, prefix: str, convert: Any) -> None:
+        if by_person(fact, field_name, prefix, convert):
+            said = read.get(fact)
+            if fact in CORRECTABLE and said != out[fact]:
+                out["corrections"][fact] = {"text": said, "agent": out[fact],
+                                            "words": read["evidence"].get(fact, "")}
+        else:
+            from_text(fact)
+
+    person_or_text("cause", f.cause, tags.cause, lambda v: _lookup_rule(v, config.causes))
+    if not by_person("channel", f.channel, tags.channel, lambda v: _lookup(v, config.values.channel)):
+        cause_rule = config.causes.get(out.get("cause", ""))
+        if cause_rule is not None and origin.get("cause") in ("field", "tag"):
+            out["channel"], ev["channel"], origin["channel"] = cause_rule.channel, f"原因 {cause_rule.label}", origin["cause"]
+        else:
+            from_text("channel")
+    person_or_text("category", f.category, tags.category, lambda v: _lookup_rule(v, config.categories))
 
     # loss amount, people, batch ----------------------------------------------------------------
-    raw = _field(ticket, f.loss_amount)
-    amount = parse_number(str(raw)) if raw is not None else None
-    if amount is not None:
-        out["loss_amount"], ev["loss_amount"] = amount, f"field {f.loss_amount}={raw}"
-    else:
-        amounts = loss_amounts(text, config.loss, chars)
-        if amounts:
-            value, where = max(amounts)
-            out["loss_amount"], ev["loss_amount"] = value, f"text {where}"
-
-    raw = _field(ticket, f.people)
-    people = parse_number(str(raw)) if raw is not None else None
-    if people is not None:
-        out["people"], ev["people"] = int(people), f"field {f.people}={raw}"
-    else:
-        counts = []
-        for pattern, required in rules.people:
-            for m in pattern.finditer(text) if may_match(required, chars) else ():
-                n = parse_number(m.group("n"))
-                if n is not None:
-                    counts.append((int(n), m.group(0)))
-        if counts:
-            n, where = max(counts)
-            out["people"], ev["people"] = n, f"text {where}"
-
+    for fact, name, convert in (("loss_amount", f.loss_amount, lambda v: parse_number(str(v))),
+                                ("people", f.people, lambda v: None if (n := parse_number(str(v))) is None else int(n))):
+        raw = _field(ticket, name)
+        value = convert(raw) if raw is not None else None
+        if value is not None:
+            out[fact], ev[fact], origin[fact] = value, f"字段 {name}={raw}", "field"
+            if read.get(fact) is not None and read.get(fact) != value:
+                out["corrections"][fact] = {"text": read.get(fact), "agent": value,
+                                            "words": read["evidence"].get(fact, "")}
+        else:
+            from_text(fact)
     raw = _field(ticket, f.batch)
     if raw is not None:
-        out["batch"], ev["batch"] = str(raw).strip(), f"field {f.batch}"
+        out["batch"], ev["batch"], origin["batch"] = str(raw).strip(), f"字段 {f.batch}", "field"
     else:
-        for pattern, required in rules.batch:
-            m = pattern.search(text) if may_match(required, chars) else None
-            if m:
-                out["batch"], ev["batch"] = m.group(1), f"text {m.group(0)}"
-                break
+        from_text("batch")
 
     # contact and target (R-VALID-1.4.1) --------------------------------------------------------
     c = ticket.customer
     if c is not None and (c.email or c.phone):
-        out["has_contact"], ev["has_contact"] = True, "customer " + ("email" if c.email else "phone")
-    else:
-        m = next((m for p, required in rules.contact if may_match(required, chars) and (m := p.search(text))), None)
-        if m is not None:
-            out["has_contact"], ev["has_contact"] = True, "text contact"
-        elif c is not None:
-            out["has_contact"], ev["has_contact"] = False, "customer without email or phone"
+        out["has_contact"], ev["has_contact"] = True, "客户资料中的" + ("邮箱" if c.email else "电话")
+    elif read.get("has_contact"):
+        from_text("has_contact")
+    elif c is not None:
+        out["has_contact"], ev["has_contact"] = False, "客户资料没有邮箱或电话"
     raw = _field(ticket, f.target)
     if raw is not None:
-        out["names_target"], ev["names_target"] = True, f"field {f.target}={raw}"
+        out["names_target"], ev["names_target"] = True, f"字段 {f.target}={raw}"
     else:
-        hit = keywords.get(rules.target)
-        if hit is not None:
-            out["names_target"], ev["names_target"] = True, f"keyword {hit}"
+        from_text("names_target")
 
     # a person's decisions ----------------------------------------------------------------------
-    first_of("validity", f.validity, tags.validity, lambda v: _lookup(v, config.values.validity))
-    first_of("followup_outcome", f.followup_outcome, tags.followup_outcome,
-             lambda v: _lookup(v, config.values.followup_outcome))
+    by_person("validity", f.validity, tags.validity, lambda v: _lookup(v, config.values.validity))
+    by_person("followup_outcome", f.followup_outcome, tags.followup_outcome,
+              lambda v: _lookup(v, config.values.followup_outcome))
 
-    # flags: field, tags, then keywords -----------------------------------------------------------
+    # flags: field, tags, then the text -----------------------------------------------------------
     flags: dict[str, bool] = out["flags"]
     raw = _field(ticket, f.flags)
     for value in _listish(raw) if raw is not None else ():
         name = _flag_name(value, config.flags)
         if name is not None:
-            flags[name], ev[f"flag:{name}"] = True, f"field {f.flags}"
+            flags[name], ev[f"flag:{name}"], origin[f"flag:{name}"] = True, f"字段 {f.flags}", "field"
     for value in _tag_values(ticket, tags.flag):
         name = _flag_name(value, config.flags)
         if name is not None and name not in flags:
-            flags[name], ev[f"flag:{name}"] = True, f"tag {tags.flag}{value}"
-    for i, hit in keywords.items():
-        name = rules.flags.get(i)
-        if name is not None and name not in flags:
-            flags[name], ev[f"flag:{name}"] = True, f"keyword {hit}"
+            flags[name], ev[f"flag:{name}"], origin[f"flag:{name}"] = True, f"标签 {tags.flag}{value}", "tag"
+    for name in list(flags):
+        if not read["flags"].get(name):
+            out["corrections"][f"flag:{name}"] = {"text": False, "agent": True, "words": ""}
+    for name, value in read["flags"].items():
+        if value and name not in flags:
+            flags[name], ev[f"flag:{name}"] = True, read["evidence"].get(f"flag:{name}", "")
+            origin[f"flag:{name}"] = text_origin.get(f"flag:{name}", "text")
+    labels = {}
+    if out.get("cause") in config.causes:
+        labels["cause"] = config.causes[out["cause"]].label
+    if out.get("category") in config.categories:
+        labels["category"] = config.categories[out["category"]].label
+    for name in flags:
+        if name in config.flags:
+            labels[f"flag:{name}"] = config.flags[name].label
+    out["labels"] = labels
     return out
 
 

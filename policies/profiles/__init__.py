@@ -4,6 +4,11 @@ A profile is a folder of TOML files, one per plugin, each holding that plugin's 
 ``[policies.<plugin>]`` section with comments (so ``kesu init --profile X`` can write them out
 as they are). ``[policies] profile`` in kesu.toml (default ``food``) names the profile whose
 values fill every key a deployment does not set itself.
+
+The folder ``common`` is read before every profile: the vocabulary every industry shares (how
+customers tell of harm, threats, staff behaviour, leaders, praise) as lexicon classes
+(``[policies.facts.lexicon.*]``) and scope cues. A profile's own tables are merged over it key by
+key (a class the profile defines replaces the common one).
 """
 
 from __future__ import annotations
@@ -27,17 +32,33 @@ def _folder(profile: str) -> Any:
     return resources.files("policies.profiles") / profile
 
 
+COMMON = "common"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _tomls(folder: Any) -> list[Any]:
+    if not folder.is_dir():
+        return []
+    return [item for item in sorted(folder.iterdir(), key=lambda p: p.name) if item.name.endswith(".toml")]
+
+
 @lru_cache(maxsize=None)
 def load(profile: str) -> dict[str, dict[str, Any]]:
-    """``{plugin: section}`` of a profile."""
-    sections: dict[str, dict[str, Any]] = {}
+    """``{plugin: section}`` of a profile (the common vocabulary included)."""
     folder = _folder(profile)
-    if not folder.is_dir():
-        return sections
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".toml"):
-            data = tomllib.loads(item.read_text(encoding="utf-8"))
-            sections.update(data.get("policies", {}))
+    sections: dict[str, dict[str, Any]] = {}
+    for item in [*_tomls(resources.files("policies.profiles") / COMMON), *_tomls(folder)]:
+        data = tomllib.loads(item.read_text(encoding="utf-8"))
+        sections = _merge(sections, data.get("policies", {}))
     return sections
 
 
@@ -51,5 +72,5 @@ def text(profile: str) -> str:
     if not folder.is_dir():
         return ""
     parts = [item.read_text(encoding="utf-8").rstrip() + "\n"
-             for item in sorted(folder.iterdir(), key=lambda p: p.name) if item.name.endswith(".toml")]
+             for item in [*_tomls(resources.files("policies.profiles") / COMMON), *_tomls(folder)]]
     return "\n".join(parts)

@@ -1,0 +1,327 @@
+"""Reading a customer's text the way a person reads it: normalised, in clauses, with scope.
+
+Customers write traditional characters, full-width letters and digits, numbers in Chinese
+(``两万三``, ``1.2万``, ``12,800元``, ``六千块``) and say what did *not* happen ("没有受伤", "还好没吃")
+or what *might* ("万一孩子吃了", "如果再不处理我就……"). This module turns a text into:
+
+* a normalised string (``normalise``): traditional → simplified (OpenCC ``t2s``), full-width →
+  half-width and compatibility forms folded (Unicode NFKC), Latin letters lower-cased. The
+  normalised text keeps one character per input character wherever the folding allows, so the
+  words quoted back to the agent are the customer's own;
+* ``Scopes``: for every position, whether it lies in the scope of a negation cue (per clause:
+  up to the next comma or stop) or of a hypothetical cue (per sentence: "如果……，就……" spans a
+  comma);
+* money amounts (``amounts``) with their value in yuan, read by ``cn2an`` (Chinese and mixed
+  numerals) and this module (thousands separators, ``万``/``千``/``k``/``w`` multipliers).
+
+Which words are cues is profile data (``[policies.facts.scope]``); nothing here knows a product.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Characters that end a clause (negation scope) and those that end a sentence (hypothetical scope).
+CLAUSE_BREAKS = frozenset("。！？!?；;\n，,、：:（）()【】[]「」“”\"…~～")
+SENTENCE_BREAKS = frozenset("。！？!?；;\n")
+
+
+@lru_cache(maxsize=1)
+def _converter() -> object | None:
+    try:
+        import opencc  # noqa: PLC0415 -- optional at import time, loaded once
+    except ImportError:  # pragma: no cover -- a dependency; kept working without it
+        return None
+    return opencc.OpenCC("t2s")
+
+
+def _fold_char(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch)
+    return folded if len(folded) == 1 else ch
+
+
+_ASCII_FAST = frozenset(map(chr, range(0x20, 0x7F)))
+
+
+def normalise(text: str) -> str:
+    """Simplified, half-width, lower-case text of the same length as ``text`` (when OpenCC keeps
+    the length, which ``t2s`` does for characters; a changed length falls back to the input)."""
+    if not text:
+        return text
+    conv = _converter()
+    out = text
+    if conv is not None and not out.isascii():
+        converted = conv.convert(out)  # type: ignore[attr-defined]
+        if len(converted) == len(out):
+            out = converted
+    if not out.isascii():
+        out = "".join(ch if ch in _ASCII_FAST or "\u4e00" <= ch <= "\u9fff" else _fold_char(ch) for ch in out)
+    return out.lower()
+
+
+# ------------------------------------------------------------------------------------------------
+# scope: negation per clause, hypotheticals per sentence
+
+
+@dataclass(frozen=True)
+class ScopeCues:
+    """Cue words (profile data). ``negations`` negate what follows them in the same clause within
+    ``negation_window`` characters; ``pseudo_negations`` contain a negation but negate nothing
+    ("没想到", "没过两天"); ``post_negations`` negate the words just before them when they end the
+    clause ("受伤倒是没有"); ``hypotheticals`` make the rest of their sentence hypothetical
+    ("万一", "如果", "要是"); ``factual`` cues end a hypothetical ("结果", "果然")."""
+
+    negations: tuple[str, ...]
+    negation_window: int
+    pseudo_negations: tuple[str, ...] = ()
+    post_negations: tuple[str, ...] = ()
+    post_window: int = 3
+    hypotheticals: tuple[str, ...] = ()
+    clause_negations: tuple[str, ...] = ()  # negate to the end of their clause ("不想", "不会")
+
+
+class Scopes:
+    """Negated and hypothetical character ranges of one normalised text."""
+
+    __slots__ = ("text", "_neg", "_hyp", "_neg_starts", "_hyp_starts")
+
+    def __init__(self, text: str, cues: ScopeCues) -> None:
+        self.text = text
+        self._neg = _merge(_negated_ranges(text, cues))
+        self._hyp = _merge(_hypothetical_ranges(text, cues))
+        self._neg_starts = [a for a, _ in self._neg]
+        self._hyp_starts = [a for a, _ in self._hyp]
+
+    @staticmethod
+    def _inside(ranges: list[tuple[int, int]], starts: list[int], at: int) -> bool:
+        i = bisect_right(starts, at) - 1
+        return i >= 0 and ranges[i][0] <= at < ranges[i][1]
+
+    def negated(self, start: int, end: int) -> bool:
+        """A word at ``start:end`` is negated when its first character is in a negation's scope,
+        or a post-negation closes its clause."""
+        return self._inside(self._neg, self._neg_starts, start) or self._inside(self._neg, self._neg_starts, end - 1)
+
+    def hypothetical(self, start: int) -> bool:
+        return self._inside(self._hyp, self._hyp_starts, start)
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _occurrences(text: str, word: str) -> Iterable[int]:
+    pos = text.find(word)
+    while pos != -1:
+        yield pos
+        pos = text.find(word, pos + 1)
+
+
+def _masked(text: str, cues: ScopeCues) -> set[int]:
+    """Positions covered by a pseudo-negation ("没想到"): a negation starting there is no negation."""
+    covered: set[int] = set()
+    for phrase in cues.pseudo_negations:
+        for pos in _occurrences(text, phrase):
+            covered.update(range(pos, pos + len(phrase)))
+    return covered
+
+
+def _negated_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    size = len(text)
+    masked: set[int] | None = None
+    for neg in cues.negations:
+        for pos in _occurrences(text, neg):
+            if masked is None:
+                masked = _masked(text, cues)
+            if pos in masked:
+                continue
+            end = pos + len(neg)
+            stop = end
+            limit = min(size, end + cues.negation_window + 1)
+            while stop < limit and text[stop] not in CLAUSE_BREAKS:
+                stop += 1
+            # the scope covers words *starting* within the window after the cue
+            ranges.append((end, stop))
+    for neg in cues.clause_negations:
+        for pos in _occurrences(text, neg):
+            end = pos + len(neg)
+            stop = end
+            while stop < size and text[stop] not in CLAUSE_BREAKS:
+                stop += 1
+            ranges.append((end, stop))
+    for post in cues.post_negations:
+        for pos in _occurrences(text, post):
+            end = pos + len(post)
+            # only when the cue closes its clause ("受伤倒是没有。"), optionally with a particle
+            rest = end
+            while rest < size and text[rest] in "的了啊呀吧呢":
+                rest += 1
+            if rest < size and text[rest] not in CLAUSE_BREAKS:
+                continue
+            start = pos
+            while start > 0 and text[start - 1] not in CLAUSE_BREAKS and pos - start < cues.post_window + 6:
+                start -= 1
+            ranges.append((start, pos))
+    return ranges
+
+
+def _hypothetical_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    size = len(text)
+    for cue in cues.hypotheticals:
+        for pos in _occurrences(text, cue):
+            stop = pos + len(cue)
+            while stop < size and text[stop] not in SENTENCE_BREAKS:
+                stop += 1
+            ranges.append((pos, stop))
+    return ranges
+
+
+def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause (between clause breaks) around ``start:end``."""
+    a = start
+    while a > 0 and text[a - 1] not in CLAUSE_BREAKS:
+        a -= 1
+    b = end
+    while b < len(text) and text[b] not in CLAUSE_BREAKS:
+        b += 1
+    return a, b
+
+
+def sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
+    a = start
+    while a > 0 and text[a - 1] not in SENTENCE_BREAKS:
+        a -= 1
+    b = end
+    while b < len(text) and text[b] not in SENTENCE_BREAKS:
+        b += 1
+    return a, b
+
+
+def quote(original: str, start: int, end: int, context: int = 8) -> str:
+    """The customer's own words around ``start:end`` (same clause, at most ``context`` characters
+    either side), for 「…」 in notes."""
+    a, b = clause_of(original, start, end)
+    a = max(a, start - context)
+    b = min(b, end + context)
+    return original[a:b].strip()
+
+
+# ------------------------------------------------------------------------------------------------
+# money amounts
+
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟"
+_CN_CLASS = f"[{_CN_NUM}]"
+#: A number: 12,800 / 1.2 / 3万5 / 两万三 / 1.2万 / 十几万 / 两万多; then an optional currency unit.
+_AMOUNT = re.compile(
+    r"(?P<sym>[￥¥]\s*)?"
+    rf"(?P<num>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:[万千kw](?:[一二两三四五六七八九]|\d(?!\d))?)?(?:多)?"
+    rf"|{_CN_CLASS}*[一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]{_CN_CLASS}*(?:几{_CN_CLASS}*)?(?:多)?)"
+    r"\s*(?P<unit>万元|万块钱|万块|元|块钱|块|圆|rmb|人民币)?"
+)
+#: After a number, words that make it a count, not money ("两千箱", "一万多人", "三千五百斤").
+_NOT_MONEY_AFTER = tuple("个人位名户箱盒袋包件瓶斤克米度天年月日号次台辆张份桶条只层栋楼套间口期岁分秒点") + (
+    "公斤", "千克", "平方", "平米", "小时", "分钟", "毫升", "升", "吨", "kg", "g", "ml", "m", "%", "％", "倍")
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    start: int
+    end: int
+    approximate: bool  # "两万多", "十几万": a lower bound, not an exact figure
+    bare: bool = False  # a plain number without unit ("赔偿金额30000"): money only in a money context
+
+
+@lru_cache(maxsize=4096)
+def _cn_value(s: str) -> float | None:
+    try:
+        import cn2an  # noqa: PLC0415 -- loaded on first use (its import takes ~0.1 s)
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        return float(cn2an.cn2an(s, "smart"))
+    except Exception:  # noqa: BLE001 -- cn2an raises bare Exceptions on forms it does not know
+        return None
+
+
+_MULT = {"万": 10000.0, "w": 10000.0, "千": 1000.0, "k": 1000.0}
+
+
+def number_value(s: str) -> float | None:
+    """``"12,800"`` → 12800, ``"1.2万"`` → 12000, ``"两万三"`` → 23000, ``"3万5"`` → 35000."""
+    s = s.strip().replace(",", "").rstrip("多")
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([万千kw])(\d|[一二两三四五六七八九])?", s)
+    if m:
+        base = float(m.group(1)) * _MULT[m.group(2)]
+        tail = m.group(3)
+        if tail:
+            digit = float(tail) if tail.isdigit() else _cn_value(tail) or 0.0
+            base += digit * _MULT[m.group(2)] / 10
+        return base
+    if "几" in s:
+        s = s.replace("几", "")  # "十几万" -> at least "十万"
+        if s.endswith("十") or s.startswith("十"):
+            pass
+    return _cn_value(s)
+
+
+def amounts(text: str, bare: bool = False) -> list[Amount]:
+    """Money amounts in a normalised text: a number with a currency unit or sign, or a number in
+    万/千 not followed by a measure word ("赔了两万三" is money, "两千箱" is not; a bare "500" is
+    never money: it may be a quantity, a date or part of a phone number)."""
+    out: list[Amount] = []
+    size = len(text)
+    for m in _AMOUNT.finditer(text):
+        num, unit, sym = m.group("num"), m.group("unit"), m.group("sym")
+        start, end = m.start(), m.end()
+        if start > 0 and (text[start - 1].isdigit() or text[start - 1] in ".,"):
+            continue  # inside a longer number (a phone number, an id)
+        if not (unit or sym):
+            if not any(c in num for c in "万千kw"):
+                digits = num.replace(",", "").split(".")[0]
+                if not (bare and digits.isdigit() and 3 <= len(digits) <= 7 and digits[0] != "0"):
+                    continue
+                rest = text[end:end + 2]
+                if rest.startswith(_NOT_MONEY_AFTER) or rest.startswith(("年", "-", "/")):
+                    continue
+                value = number_value(num)
+                if value is not None:
+                    out.append(Amount(value, start, end, False, True))
+                continue
+            if num[-1] in "kw" and end < size and text[end].isascii() and text[end].isalpha():
+                continue  # "5kg", "3w4"
+            rest = text[end:end + 2]
+            if rest.startswith(_NOT_MONEY_AFTER) or rest[:1] in "多几余" and text[end + 1:end + 2] in _NOT_MONEY_AFTER:
+                continue
+        elif unit in ("元", "块", "块钱", "圆") and len(num) == 1 and num in "几多":
+            continue
+        value = number_value(num)
+        if value is None or value <= 0:
+            continue
+        if unit == "块" and not num[0].isdigit() and value < 10:
+            continue  # "一块豆腐", "两块玻璃": pieces, not yuan
+        if unit and unit.startswith("万") and not any(c in num for c in "万千"):
+            value *= 10000.0
+        approximate = "多" in num or "几" in num or (end < size and text[end] in "多余")
+        out.append(Amount(round(value, 2), start, end, approximate))
+    return out
