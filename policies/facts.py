@@ -50,7 +50,7 @@ from policies.lexicon import (
     first_match,
     parse_expression,
 )
-from policies.text import CLAUSE_BREAKS, ScopeCues, amounts, clause_of, normalise, number_value, quote
+from policies.text import ScopeCues, amounts, clause_of, normalise, number_value, quote, sentence_of
 
 __all__ = ["KeywordMatcher", "Compiled", "compile_expressions", "first_match", "parse_expression",
            "FactsConfig", "extract", "customer_text", "compiled_for"]
@@ -123,14 +123,21 @@ class KeywordRule(_Strict):
 
 
 class LossRules(_Strict):
-    """An amount counts as the loss only near one of ``keywords`` (损失, 赔偿 ...), and not when a
-    ``not_loss`` word is nearer (the product's price, a premium, a salary); ``totals`` (一共, 合计)
-    mark the figure to take when several losses are listed."""
+    """``[policies.facts.loss]``: which amount in the text is the loss (R-TIER-5.3.2-5.3.4).
+
+    An amount's role comes from the words within ``window`` characters of it in its clause: a
+    shortfall or loss (``strong``: 差了, 少赔, 多扣 ...) outranks a cost or a demand (``keywords``:
+    花了, 维修费, 赔我 ...), an explicit total (``totals``: 一共, 合计) outranks both, and a
+    ``not_loss`` word (a price, a premium, a salary) nearer to the amount than every loss word makes
+    it no loss. ``unmarked``: an amount with none of these words still counts, weakest. The
+    highest-ranked amount wins; between equals, the one said last (the customer's conclusion)."""
 
     keywords: list[str]
-    window: int = Field(ge=0, description="max characters between the word and the amount")
+    window: int = Field(ge=0, description="max characters between a word and the amount")
+    strong: list[str] = Field(default_factory=list)
+    totals: list[str] = Field(default_factory=list)
     not_loss: list[str] = Field(default_factory=list)
-    totals: list[str] = Field(default_factory=lambda: ["一共", "总共", "合计", "总计", "共计", "加起来", "总损失"])
+    unmarked: bool = False
 
 
 class LexClass(_Strict):
@@ -204,7 +211,8 @@ class FactsConfig(_Strict):
     @model_validator(mode="after")
     def _classes_exist(self) -> FactsConfig:
         lexicon = self.lexicon_words()
-        exprs = [*self.channel_keywords, *self.target_keywords, *self.loss.keywords]
+        exprs = [*self.channel_keywords, *self.target_keywords, *self.loss.keywords, *self.loss.strong,
+                 *self.loss.totals, *self.loss.not_loss]
         exprs += [e for r in (*self.causes.values(), *self.categories.values(), *self.flags.values()) for e in r.keywords]
         for expr in exprs:
             try:
@@ -315,34 +323,73 @@ def may_match(required: frozenset[str] | None, text: str | frozenset[str]) -> bo
     return required is None or not required.isdisjoint(text)
 
 
-def loss_amounts(norm: str, rules: LossRules, original: str | None = None) -> list[tuple[float, str, bool]]:
-    """(value, the customer's words, marked as a total) of every amount that is a loss: a loss
-    word within ``window`` characters in the same clause (or ending the clause before:
-    "损失：两万三"), and no price/premium word nearer to it."""
-    found: list[tuple[float, str, bool]] = []
+class _LossWords:
+    """A loss configuration's word lists, expanded (``@class``) and normalised once."""
+
+    def __init__(self, rules: LossRules, lexicon: Mapping[str, list[str]]) -> None:
+        def words(exprs: list[str]) -> tuple[str, ...]:
+            out: list[str] = []
+            for e in exprs:
+                for cluster in parse_expression(e, lexicon):
+                    for group in cluster:
+                        out.extend(group)
+            return tuple(dict.fromkeys(out))
+
+        self.cost = words(rules.keywords)
+        self.strong = words(rules.strong)
+        self.totals = words(rules.totals)
+        self.not_loss = words(rules.not_loss)
+
+
+def loss_amounts(norm: str, rules: LossRules, original: str | None = None,
+                 words: _LossWords | None = None) -> list[tuple[int, int, float, str]]:
+    """(rank, tie-break, value, the customer's words) of every amount that may be the loss (see
+    ``LossRules``); the caller takes the highest rank, then the tie-break: among totals and
+    shortfalls the last said (the customer's conclusion), among costs the largest."""
+    found: list[tuple[int, int, float, str]] = []
     original = original if original is not None and len(original) == len(norm) else norm
-    loss_words = tuple(normalise(w) for w in rules.keywords)
-    not_loss = tuple(normalise(w) for w in rules.not_loss)
-    totals = tuple(normalise(w) for w in rules.totals)
+    words = words or _LossWords(rules, {})
     window = rules.window
     for amt in amounts(norm, bare=True):
-        a, b = clause_of(norm, amt.start, amt.end)
-        before, after = norm[a:amt.start], norm[amt.end:b]
-        # a clause with only the amount ("医药费：" / "损失，") looks one clause back
-        if a > 0 and len(before.strip(" :")) <= 1 and norm[a - 1] in ":，,":
-            pa, _ = clause_of(norm, a - 2, a - 1) if a >= 2 else (0, 0)
-            before = norm[pa:a - 1] + before
-        dist_loss = _distance(before, after, loss_words, window)
-        if dist_loss is None:
+        if amt.approximate:
+            continue  # "两万多", "十几万", "三四十万": not an exact figure
+        a, b = sentence_of(norm, amt.start, amt.end)
+        ca, cb = clause_of(norm, amt.start, amt.end)
+        # before: up to ``window`` characters back within the sentence (a cue may end the clause
+        # before: "违约金，算到现在是三万七千六百元"); after: the rest of the clause only
+        before, after = norm[max(a, amt.start - window - 8):amt.start], norm[amt.end:cb]
+        own = norm[max(ca, amt.start - window - 8):amt.start]  # before, this clause only
+        loss_words = words.strong + words.cost + words.totals
+        mb, ma = _mask(before, loss_words), _mask(after[:4], loss_words)
+        # a not-loss word right before the amount ("每月150元", "保费3600") or nearer than every
+        # loss word makes it no loss ("赔了我" inside "少赔了我" is masked: no not-loss word)
+        d_not_before = _distance(mb, "", words.not_loss, window)
+        d_not = _distance(mb, ma, words.not_loss, window)
+        ranks = []
+        for rank, ws, text_before in ((5, words.totals, own), (4, words.strong, before), (2, words.cost, before)):
+            d = _distance(text_before, after if rank != 5 else "", ws, window)
+            if d is not None:
+                ranks.append((rank, d))
+        if amt.bare and not any(_distance(before, "", ws, 4) is not None
+                                for ws in (words.strong, words.cost, words.totals)):
+            continue  # a bare number only right after a money word ("赔偿金额30000")
+        if d_not_before is not None and d_not_before <= 3 and not any(d < d_not_before for _, d in ranks):
             continue
-        if amt.bare and _distance(before, "", loss_words, window) is None:
-            continue  # a bare number only right after a loss word ("赔偿金额30000")
-        dist_not = _distance(before, after, not_loss, window)
-        if dist_not is not None and dist_not < dist_loss:
+        if d_not is not None and all(d_not < d for _, d in ranks):
             continue
-        is_total = any(t in before[-window - 4:] for t in totals)
-        found.append((amt.value, quote(original, amt.start, amt.end, 6), is_total))
+        rank = max((r for r, _ in ranks), default=1 if rules.unmarked else 0)
+        if rank == 0:
+            continue
+        found.append((rank, amt.start if rank >= 4 else int(amt.value), amt.value,
+                      quote(original, amt.start, amt.end, 6)))
     return found
+
+
+def _mask(text: str, words: Iterable[str]) -> str:
+    for w in words:
+        if len(w) > 1 and w in text:
+            text = text.replace(w, "\0" * len(w))
+    return text
 
 
 def _distance(before: str, after: str, words: Iterable[str], window: int) -> int | None:
@@ -439,10 +486,12 @@ class _Rules:
 
         # list index -> cause / category / flag key; lists of one kind are consecutive.
         self.causes = {add(r.keywords, r.hypothetical): k for k, r in causes}
+        self.channel_causes = frozenset(i for i, k in self.causes.items() if config.causes[k].channel == "channel")
         self.channel = add(config.channel_keywords)
         self.categories = {add(r.keywords, r.hypothetical): k for k, r in config.categories.items()}
         self.flags = {add(r.keywords, r.hypothetical): k for k, r in config.flags.items()}
         self.target = add(config.target_keywords)
+        self.loss_words = _LossWords(config.loss, config.lexicon_words())
         sc = config.scope
         self.cues = ScopeCues(tuple(normalise(n) for n in config.negations), config.negation_window,
                               tuple(normalise(n) for n in sc.pseudo_negations),
@@ -465,7 +514,7 @@ class _Rules:
 def _rules(config: FactsConfig) -> _Rules:
     return compiled_for(config, "facts", (config.causes, config.channel_keywords, config.categories, config.flags,
                                           config.target_keywords, config.negations, config.negation_window,
-                                          config.scope, config.lexicon,
+                                          config.scope, config.lexicon, config.loss,
                                           config.people_patterns, config.batch_patterns, config.contact_patterns),
                         lambda: _Rules(config))
 
@@ -491,14 +540,16 @@ def read_text(text: str, config: FactsConfig) -> dict[str, Any]:
     original = text if len(text) == len(norm) else norm
     analysis = rules.matcher.analyse(norm, normalised=True)
     where = {**analysis.asserted, **analysis.facts}
-    keywords = rules.matcher.matches(analysis.facts, analysis.asserted, analysis)
+    counts: dict[int, int] = {}
+    keywords = rules.matcher.matches(analysis.facts, analysis.asserted, analysis, counts)
     out: dict[str, Any] = {"flags": {}, "evidence": {}}
     ev: dict[str, str] = out["evidence"]
-    for i, hit in keywords.items():
-        if i in rules.causes:
-            # R-ROUTE-1.10: a channel cause wins over a product symptom (rules.causes: channel first).
-            out["cause"], ev["cause"] = rules.causes[i], _quoted(original, where, hit)
-            break
+    # The cause with the most matching expressions; R-ROUTE-1.10: a channel cause wins over a
+    # product symptom whatever the counts; ties go to the table's order (stricter tiers first).
+    found = [(i not in rules.channel_causes, -counts.get(i, 1), i) for i in keywords if i in rules.causes]
+    if found:
+        i = min(found)[2]
+        out["cause"], ev["cause"] = rules.causes[i], _quoted(original, where, keywords[i])
     cause_rule = config.causes.get(out.get("cause", ""))
     if cause_rule is not None:
         out["channel"], ev["channel"] = cause_rule.channel, ev["cause"]
@@ -508,10 +559,9 @@ def read_text(text: str, config: FactsConfig) -> dict[str, Any]:
         if i in rules.categories:
             out["category"], ev["category"] = rules.categories[i], _quoted(original, where, hit)
             break
-    losses = loss_amounts(norm, config.loss, original)
+    losses = loss_amounts(norm, config.loss, original, rules.loss_words)
     if losses:
-        totals = [x for x in losses if x[2]]
-        value, words, _ = max(totals or losses)
+        _, _, value, words = max(losses)
         out["loss_amount"], ev["loss_amount"] = value, f"「{words}」"
     counts = []
     chars = frozenset(norm)

@@ -223,9 +223,11 @@ class KeywordMatcher:
 
     def matches(self, present: Mapping[str, object] | frozenset[str] | set[str],
                 asserted: Mapping[str, object] | frozenset[str] | set[str] | None = None,
-                analysis: Analysis | None = None) -> dict[int, str]:
+                analysis: Analysis | None = None, counts: dict[int, int] | None = None) -> dict[int, str]:
         """``{index into lists: first_match}`` of every list that matches. Lists named in
-        ``hypothetical_lists`` are decided on ``asserted`` words (hypotheticals included)."""
+        ``hypothetical_lists`` are decided on ``asserted`` words (hypotheticals included).
+        ``counts``, when given, receives how many of each list's expressions match (the strength
+        of the evidence: policies.facts picks the cause with the most)."""
         index, lists = self._index, self.lists
         hyp = self.hypothetical_lists
         if asserted is None:
@@ -235,7 +237,7 @@ class KeywordMatcher:
             candidates.update(index[word])
         out: dict[int, str] = {}
         for i, j in sorted(candidates):
-            if i in out:
+            if i in out and counts is None:
                 continue
             factual = i not in hyp
             pool = present if factual else asserted
@@ -246,7 +248,10 @@ class KeywordMatcher:
                     break
                 found.append(hit)
             else:
-                out[i] = "+".join(found)
+                if i not in out:
+                    out[i] = "+".join(found)
+                if counts is not None:
+                    counts[i] = counts.get(i, 0) + 1
         return out
 
 

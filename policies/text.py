@@ -231,6 +231,7 @@ _AMOUNT = re.compile(
     rf"(?P<num>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:[万千kw](?:[一二两三四五六七八九]|\d(?!\d))?)?(?:多)?"
     rf"|{_CN_CLASS}*[一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]{_CN_CLASS}*(?:几{_CN_CLASS}*)?(?:多)?)"
     r"\s*(?P<unit>万元|万块钱|万块|元|块钱|块|圆|rmb|人民币)?"
+    r"(?P<jiao>(?<=[元块])[一二两三四五六七八九\d](?=[\s,.，。!！?？;；、的钱]|$))?"
 )
 #: After a number, words that make it a count, not money ("两千箱", "一万多人", "三千五百斤").
 _NOT_MONEY_AFTER = tuple("个人位名户箱盒袋包件瓶斤克米度天年月日号次台辆张份桶条只层栋楼套间口期岁分秒点") + (
@@ -258,6 +259,8 @@ def _cn_value(s: str) -> float | None:
         return None
 
 
+#: "三四十万", "五六千": a range, not a figure.
+_RANGE = re.compile("一两|两三|二三|三四|四五|五六|六七|七八|八九")
 _MULT = {"万": 10000.0, "w": 10000.0, "千": 1000.0, "k": 1000.0}
 
 
@@ -294,9 +297,17 @@ def amounts(text: str, bare: bool = False) -> list[Amount]:
     for m in _AMOUNT.finditer(text):
         num, unit, sym = m.group("num"), m.group("unit"), m.group("sym")
         start, end = m.start(), m.end()
+        jiao = m.group("jiao")
         if start > 0 and (text[start - 1].isdigit() or text[start - 1] in ".,"):
             continue  # inside a longer number (a phone number, an id)
         if not (unit or sym):
+            if bare and "百" in num and len(num) >= 2 and not num[0].isdigit():
+                rest = text[end:end + 2]
+                if not rest.startswith(_NOT_MONEY_AFTER) and rest[:1] not in "多几余":
+                    value = number_value(num)
+                    if value is not None:
+                        out.append(Amount(value, start, end, "多" in num or _RANGE.search(num) is not None, True))
+                continue
             if not any(c in num for c in "万千kw"):
                 digits = num.replace(",", "").split(".")[0]
                 if not (bare and digits.isdigit() and 3 <= len(digits) <= 7 and digits[0] != "0"):
@@ -316,12 +327,19 @@ def amounts(text: str, bare: bool = False) -> list[Amount]:
         elif unit in ("元", "块", "块钱", "圆") and len(num) == 1 and num in "几多":
             continue
         value = number_value(num)
+        while value is None and len(num) > 1 and not num[-1].isdigit():
+            num = num[:-1]  # "一万一千五一直没人管": the last character belongs to the next word
+            end -= 1
+            value = number_value(num)
         if value is None or value <= 0:
             continue
+        if jiao:
+            value += (float(jiao) if jiao.isdigit() else (_cn_value(jiao) or 0.0)) / 10
         if unit == "块" and not num[0].isdigit() and value < 10:
             continue  # "一块豆腐", "两块玻璃": pieces, not yuan
         if unit and unit.startswith("万") and not any(c in num for c in "万千"):
             value *= 10000.0
-        approximate = "多" in num or "几" in num or (end < size and text[end] in "多余")
+        approximate = ("多" in num or "几" in num or (end < size and text[end] in "多余")
+                       or _RANGE.search(num) is not None)
         out.append(Amount(round(value, 2), start, end, approximate))
     return out
