@@ -157,6 +157,17 @@ class LexClass(_Strict):
     def all_words(self) -> list[str]:
         return [*self.words, *self.add]
 
+    @field_validator("words", "add")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for word in v:
+            if word.startswith("re:"):
+                try:
+                    re.compile(word[3:])
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression {word!r}: {exc}") from None
+        return v
+
 
 class ScopeConfig(_Strict):
     """``[policies.facts.scope]``: cue words for negation and hypotheticals (policies.text)."""

@@ -5,6 +5,8 @@ joins groups that must all occur somewhere in the text, ``~`` joins groups that 
 same sentence (``"@leader_title ~ @misconduct"``: the manager *and* what he did, not a manager
 asked for in one sentence and rudeness of a clerk in another). ``@name`` stands for every word of the
 lexicon class ``name`` (``[policies.facts.lexicon.name]``): ``"@insect|@hair + @opened_just_now"``.
+A word written ``re:<pattern>`` is a regular expression over the normalised text
+(``"re:[一二两三四五六七八九十几半\\d]+个?多?(天|月)了"``: any "N days/months" that have passed).
 A class is a fact's vocabulary -- synonyms, hyponyms (the fly, the cockroach, the maggot for
 "insect") and colloquial forms -- so an admin extends a class once and every rule using it
 follows.
@@ -24,6 +26,7 @@ count and where they first occur, then decides each list by set lookups.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -49,9 +52,9 @@ def _words(token_group: str, expr: str, lexicon: Mapping[str, Sequence[str]] | N
             name = token[1:]
             if lexicon is None or name not in lexicon:
                 raise UnknownClass(f"unknown lexicon class @{name} in {expr!r}")
-            words.extend(normalise(w) for w in lexicon[name])
+            words.extend(w if w.startswith("re:") else normalise(w) for w in lexicon[name])
         else:
-            words.append(normalise(token))
+            words.append(token if token.startswith("re:") else normalise(token))
     return tuple(dict.fromkeys(w for w in words if w))
 
 
@@ -139,7 +142,8 @@ class Analysis:
 class KeywordMatcher:
     """Expression lists compiled together (see the module docstring)."""
 
-    __slots__ = ("cues", "lists", "hypothetical_lists", "_by_first", "_firsts", "_index", "_numbers", "_except")
+    __slots__ = ("cues", "lists", "hypothetical_lists", "_by_first", "_firsts", "_index", "_numbers", "_except",
+                 "_patterns")
 
     def __init__(
         self,
@@ -170,13 +174,21 @@ class KeywordMatcher:
         self._firsts = frozenset(by_first)
         self._index = {w: tuple(ids) for w, ids in index.items()}
         self._numbers = frozenset(w for w in index if w.isdigit())
+        # "re:" words are patterns, searched on their own (not by first character)
+        self._patterns = tuple((w, re.compile(w[3:])) for w in index if w.startswith("re:"))
+        for w, _ in self._patterns:
+            same = self._by_first.get(w[0], ())
+            self._by_first[w[0]] = tuple(x for x in same if x != w)
         # word -> phrases containing it in which it does not count
         excepted: dict[str, list[str]] = {}
         for phrase_owner, phrases in (exceptions or {}).items():
             for phrase in phrases:
                 p = normalise(phrase)
                 for word in index:
-                    if word in p and (phrase_owner == "*" or phrase_owner == word or word in phrase_owner):
+                    if word.startswith("re:"):
+                        if phrase_owner == word:
+                            excepted.setdefault(word, []).append(p)
+                    elif word in p and (phrase_owner == "*" or phrase_owner == word or word in phrase_owner):
                         excepted.setdefault(word, []).append(p)
         self._except = {w: tuple(ps) for w, ps in excepted.items()}
 
@@ -190,6 +202,21 @@ class KeywordMatcher:
         numbers = self._numbers
         firsts = self._firsts.intersection(norm) if len(self._firsts) > 64 else [c for c in self._firsts if c in norm]
         size = len(norm)
+        for word, pattern in self._patterns:
+            for m in pattern.finditer(norm):
+                if m.end() == m.start():
+                    continue
+                if scopes is None:
+                    scopes = Scopes(norm, self.cues)
+                excepts = self._except.get(word, ())
+                if excepts and _inside_phrase(norm, m.start(), m.end(), excepts):
+                    continue
+                if not scopes.negated(m.start(), m.end()):
+                    factual = not scopes.hypothetical(m.start())
+                    out.spans.setdefault(word, []).append((m.start(), m.end(), factual))
+                    out.asserted.setdefault(word, (m.start(), m.end()))
+                    if factual:
+                        out.facts.setdefault(word, (m.start(), m.end()))
         for first in firsts:
             for word in self._by_first[first]:
                 start = norm.find(word)
