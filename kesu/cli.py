@@ -663,3 +663,32 @@ def eval_facts(
             typer.echo(f"below {threshold:.0%}: " + "; ".join(failed))
     if failed:
         raise typer.Exit(1)
+
+
+facts_app = typer.Typer(help="What kesu reads from complaints, and agents' corrections of it.", no_args_is_help=True)
+corrections_app = typer.Typer(help="Agents' corrections of facts kesu read (labelled examples).", no_args_is_help=True)
+app.add_typer(facts_app, name="facts")
+facts_app.add_typer(corrections_app, name="corrections")
+
+
+@corrections_app.command("export")
+def corrections_export(
+    config: ConfigOpt = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSONL file (default: standard output)")] = None,
+) -> None:
+    """Write every ticket whose facts an agent corrected as a labelled case (JSONL, the corpus format).
+
+    Check the current reader on them with `kesu eval facts --file FILE`; add them to your own
+    corpus after review (a label must be what the regulation decides)."""
+    import json as _json
+
+    from kesu import factcheck
+
+    engine = _store_engine(config)
+    lines = [_json.dumps(case, ensure_ascii=False) for case in factcheck.corrections(engine)]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"{len(lines)} corrected case(s) written to {output}")

@@ -295,3 +295,39 @@ def below(report: Report, threshold: float) -> list[str]:
         if value is not None and value < threshold:
             out.append(f"{report.profile} loss_amount {kind} {100 * value:.1f}%")
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# agents' corrections as labelled examples
+
+
+def corrections(engine: Any) -> Iterator[dict[str, Any]]:
+    """Every complaint record in which an agent overrode what kesu read from the text, as a
+    corpus case (policies/corpus/README.md): the customer's text, the facts as corrected (the
+    agent's values, plus the flags kesu read and nobody removed) and the decision the ticket got.
+    ``kesu eval facts --file`` measures the current reader on them."""
+    from sqlalchemy import select
+
+    from kesu.store.tables import complaints
+
+    with engine.connect() as conn:
+        for row in conn.execute(select(complaints).order_by(complaints.c.ticket_key)).mappings():
+            extra = row["extra"] or {}
+            fixes = extra.get("fact_corrections")
+            if not fixes:
+                continue
+            labels = dict(extra.get("fact_labels") or {})
+            record = {**extra, **{k: v for k, v in row.items() if v is not None}}
+            yield {
+                "id": row["ticket_key"],
+                "title": "",
+                "body": extra.get("fact_text") or "",
+                "facts": {"cause": labels.get("cause"), "category": labels.get("category"),
+                          "loss_amount": labels.get("loss_amount"), "people": labels.get("people"),
+                          "flags": list(labels.get("flags") or [])},
+                "expect": {"tier": record.get("tier"), "units": list(record.get("units") or []),
+                           "escalation": sorted({e.get("rule_id") for e in record.get("escalations") or []
+                                                 if isinstance(e, dict) and e.get("rule_id")})},
+                "rules": [],
+                "why": "坐席更正: " + "; ".join(f"{k}: {v.get('text')} → {v.get('agent')}" for k, v in sorted(fixes.items())),
+            }

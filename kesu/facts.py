@@ -67,6 +67,25 @@ class Facts(BaseModel):
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name))
 
+    def label(self, fact: str) -> str:
+        """What agents read for a fact's value: its Chinese label ("产品发酸、发霉变质、发红"), never
+        the internal key; the key itself only when no label is configured."""
+        if fact.startswith("flag:"):
+            return self.labels.get(fact) or fact[5:]
+        return self.labels.get(fact) or str(getattr(self, fact, "") or "")
+
+    def source(self, fact: str) -> str:
+        """Where a fact came from, for notes: "（客户原话「…」）" when read from the customer's words,
+        "（字段 complaint_cause）" / "（标签 原因-mould）" when a person set it; "" when unknown."""
+        where = self.evidence.get(fact, "")
+        if not where:
+            return ""
+        if self.origin.get(fact) == "llm":
+            return f"（模型读取客户原话{where}）"
+        if where.startswith("「"):
+            return f"（客户原话{where}）"
+        return f"（{where}）"
+
     def missing(self, names: Iterable[str]) -> list[str]:
         return [n for n in names if getattr(self, n, None) is None]
 

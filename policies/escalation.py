@@ -166,7 +166,8 @@ class Escalator:
         for past in self.history.complaints_of(customer, since=since, exclude=self.ticket.ref.key):
             same = [k for k in self.config.repeat_same if mine[k] is not None and getattr(past, k) == mine[k]]
             if same:
-                what = "、".join({"cause": f"原因 {mine['cause']}", "batch": f"批号 {mine['batch']}"}[k] for k in same)
+                cause = self.facts.label("cause") if mine["cause"] == self.facts.cause else mine["cause"]
+                what = "、".join({"cause": f"原因 {cause}", "batch": f"批号 {mine['batch']}"}[k] for k in same)
                 self.escalate(key, "R-ESC-6.30", f"同一事件再次投诉（{what}，前案 {past.ticket_key}）",
                               f"repeat complaint ({', '.join(same)} as {past.ticket_key})")
                 return

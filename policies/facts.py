@@ -386,7 +386,7 @@ def loss_amounts(norm: str, rules: LossRules, original: str | None = None,
             continue  # a bare number only right after a money word ("赔偿金额30000")
         if d_not_before is not None and d_not_before <= 3 and not any(d < d_not_before for _, d in ranks):
             continue
-        if d_not is not None and all(d_not < d for _, d in ranks):
+        if d_not is not None and all(d_not <= d for _, d in ranks):
             continue
         rank = max((r for r, _ in ranks), default=1 if rules.unmarked else 0)
         if rank == 0:
@@ -612,6 +612,12 @@ def extract(ticket: Ticket, config: FactsConfig, *, text_facts: Mapping[str, Any
     f = config.fields
     tags = config.tags
     text = customer_text(ticket)
+    if text_facts is None and config.llm.get("enabled"):
+        # An LLM reads the text first where a site runs one; None (off, timeout, error, an
+        # invalid answer) falls back to the local reading (policies.llm logs why).
+        from policies import llm
+
+        text_facts = llm.read(text, config, llm.LLMSettings.model_validate(config.llm))
     local = read_text(text, config)
     read: dict[str, Any] = local
     if text_facts:
@@ -744,16 +750,52 @@ def kesu_extract_facts(ticket: Ticket, config: FactsConfig) -> Mapping[str, Any]
 
 #: Facts copied into the complaint record (its columns or its ``extra``) for reports.
 RECORDED = ("category", "batch", "loss_amount", "people")
+#: How much of the customer's text a correction keeps as its labelled example.
+CORRECTION_TEXT_LIMIT = 4000
+_FACT_ZH = {"cause": "原因", "category": "类别", "channel": "渠道", "loss_amount": "损失金额", "people": "人数"}
 
 
 @hookimpl
-def kesu_evaluate(event: TicketEvent, facts: Facts, record: Mapping[str, Any]) -> list[Effect] | None:
+def kesu_evaluate(event: TicketEvent, ticket: Ticket, facts: Facts, record: Mapping[str, Any],
+                  config: FactsConfig) -> list[Effect] | None:
     # R-REC-4.15: the record holds the customer's request and the facts of the case.
     if event.kind is EventKind.timer_fired:
         return None
     values = {k: getattr(facts, k) for k in RECORDED
               if getattr(facts, k) is not None and record.get(k) != getattr(facts, k)}
-    if not values:
-        return None
-    return [RecordComplaint(rule_id="R-REC-4.15", values=values,
-                            reason="记录客诉事实", reason_en="facts recorded", source=SOURCE)]
+    effects: list[Effect] = []
+    corrections = facts.corrections
+    if corrections and record.get("fact_corrections") != corrections:
+        # An agent's field or tag says otherwise than the customer's words: the agent's value is
+        # the fact; the text and the corrected facts become a labelled example
+        # (kesu facts corrections export) and the note says whose value won.
+        values["fact_corrections"] = corrections
+        values["fact_text"] = customer_text(ticket)[:CORRECTION_TEXT_LIMIT]
+        values["fact_labels"] = {"cause": facts.cause, "category": facts.category, "loss_amount": facts.loss_amount,
+                                 "people": facts.people, "flags": sorted(n for n, v in facts.flags.items() if v)}
+        new = {k: v for k, v in corrections.items() if (record.get("fact_corrections") or {}).get(k) != v}
+        for fact, c in sorted(new.items()):
+            effects.append(InternalNote(rule_id="R-REC-4.15", text=_correction_zh(fact, c, facts, config),
+                                        text_en=f"the agent's {fact} ({c['agent']}) overrides the text ({c['text']})",
+                                        source=SOURCE))
+    if values:
+        effects.insert(0, RecordComplaint(rule_id="R-REC-4.15", values=values,
+                                          reason="记录客诉事实", reason_en="facts recorded", source=SOURCE))
+    return effects or None
+
+
+def _correction_zh(fact: str, c: Mapping[str, Any], facts: Facts, config: FactsConfig) -> str:
+    def shown(value: Any) -> str:
+        if value is None or value is False:
+            return "未读出"
+        if fact == "cause" and value in config.causes:
+            return config.causes[value].label
+        if fact == "category" and value in config.categories:
+            return config.categories[value].label
+        if fact.startswith("flag:"):
+            return "是"
+        return f"{value:,.2f} 元" if fact == "loss_amount" else str(value)
+
+    name = _FACT_ZH.get(fact) or (facts.label(fact) if fact.startswith("flag:") else fact)
+    words = f"（原话{c['words']}）" if c.get("words") else ""
+    return f"以坐席填写为准：{name} = {shown(c['agent'])}；系统从客户原话读取为 {shown(c['text'])}{words}，已记为更正样本"

@@ -76,20 +76,20 @@ class RoutingConfig(_Strict):
 def responsible_units(facts: Facts, config: RoutingConfig) -> tuple[list[str] | None, str, str]:
     """(units, rule, basis); units ``None`` when nothing decides."""
     if facts.cause is not None and facts.cause in config.causes:
-        return list(config.causes[facts.cause]), CAUSE_RULE, f"原因 {facts.cause}"
+        return list(config.causes[facts.cause]), CAUSE_RULE, f"原因 {facts.label('cause')}{facts.source('cause')}"
     category = facts.category
     if category is None and facts.flag("discipline"):
         category = "discipline"
     if category is not None and category in config.categories:
-        return list(config.categories[category]), CATEGORY_RULE, f"类别 {category}"
+        return list(config.categories[category]), CATEGORY_RULE, f"类别 {facts.label('category') if category == facts.category else category}"
     if config.default_units and facts.cause is None:
         return list(config.default_units), CATEGORY_RULE, "默认责任部门"
     return None, CAUSE_RULE, ""
 
 
 def _decided_by_person(facts: Facts) -> bool:
-    where = facts.evidence.get("cause") or facts.evidence.get("category") or ""
-    return where.startswith(("field ", "tag "))
+    origin = facts.origin.get("cause") or facts.origin.get("category") or ""
+    return origin in ("field", "tag")
 
 
 @hookimpl

@@ -231,19 +231,19 @@ def classify(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str 
     for tier in reversed(config.order):
         spec = config.tiers[tier]
         if facts.cause is not None and facts.cause in spec.causes:
-            return tier, f"原因 {facts.cause}"
+            return tier, f"原因 {facts.label('cause')}{facts.source('cause')}"
         flag = next((f for f in spec.flags if facts.flag(f)), None)
         if flag is not None:
-            return tier, _zh(flag)
+            return tier, f"{_zh(flag)}{facts.source('flag:' + flag)}"
         if spec.loss_matches(facts.loss_amount):
-            return tier, f"损失 {facts.loss_amount:,.2f} 元"
+            return tier, f"损失 {facts.loss_amount:,.2f} 元{facts.source('loss_amount')}"
         if spec.people_ge is not None and facts.people is not None and facts.people >= spec.people_ge:
             return tier, f"{facts.people} 人"
         if present is None:
             present = keywords.matcher.present(customer_text(ticket))
         hit = first_match(keywords.tiers[tier], present)
         if hit is not None:
-            return tier, hit
+            return tier, f"客户原话「{hit}」"
     return None, None
 
 
@@ -291,7 +291,7 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
     else:
         tier, evidence = classify(ticket, facts, config)
         if special:
-            flags = "、".join(_zh(f) for f in config.special.flags if facts.flag(f))
+            flags = "、".join(f"{_zh(f)}{facts.source('flag:' + f)}" for f in config.special.flags if facts.flag(f))
             tier, evidence = top, f"特殊客诉（{flags}）"
         if tier is None and config.default_tier:
             tier, evidence = config.default_tier, "未见更高等级的事实，按默认等级"
