@@ -179,17 +179,24 @@ class KeywordMatcher:
         for w, _ in self._patterns:
             same = self._by_first.get(w[0], ())
             self._by_first[w[0]] = tuple(x for x in same if x != w)
-        # word -> phrases containing it in which it does not count
+        # word -> phrases containing it in which it does not count. ``exceptions`` maps a word
+        # (or "*" for every word) to its phrases.
         excepted: dict[str, list[str]] = {}
-        for phrase_owner, phrases in (exceptions or {}).items():
+        everywhere = [normalise(p) for p in (exceptions or {}).get("*", ())]
+        for owner, phrases in (exceptions or {}).items():
+            if owner == "*":
+                continue
+            word = owner if owner.startswith("re:") else normalise(owner)
+            if word not in index:
+                continue
             for phrase in phrases:
                 p = normalise(phrase)
-                for word in index:
-                    if word.startswith("re:"):
-                        if phrase_owner == word:
-                            excepted.setdefault(word, []).append(p)
-                    elif word in p and (phrase_owner == "*" or phrase_owner == word or word in phrase_owner):
-                        excepted.setdefault(word, []).append(p)
+                if word.startswith("re:") or word in p:
+                    excepted.setdefault(word, []).append(p)
+        for word in index:
+            for p in everywhere:
+                if word in p:
+                    excepted.setdefault(word, []).append(p)
         self._except = {w: tuple(ps) for w, ps in excepted.items()}
 
     # -- finding words -----------------------------------------------------------------------------

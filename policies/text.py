@@ -103,9 +103,10 @@ class Scopes:
         return i >= 0 and ranges[i][0] <= at < ranges[i][1]
 
     def negated(self, start: int, end: int) -> bool:
-        """A word at ``start:end`` is negated when its first character is in a negation's scope,
-        or a post-negation closes its clause."""
-        return self._inside(self._neg, self._neg_starts, start) or self._inside(self._neg, self._neg_starts, end - 1)
+        """A word at ``start:end`` is negated when its first character is in a negation's scope
+        (after a cue, or before a post-negation closing its clause). A cue inside the word itself
+        ("没电", "没做好") negates nothing of it."""
+        return self._inside(self._neg, self._neg_starts, start)
 
     def hypothetical(self, start: int) -> bool:
         return self._inside(self._hyp, self._hyp_starts, start)
