@@ -75,19 +75,18 @@ class Facts(BaseModel):
         return self.labels.get(fact) or str(getattr(self, fact, "") or "")
 
     def source(self, fact: str) -> str:
-        """Where a fact came from, for notes: "（客户原话「…」）" when read from the customer's words,
-        "（字段 complaint_cause）" / "（标签 原因-mould）" when a person set it; "" when unknown."""
+        """Where a fact came from, for notes: "，客户原话「…」" when read from the customer's words,
+        "，字段 complaint_cause" / "，标签 原因-mould" when a person set it; "" when unknown."""
         where = self.evidence.get(fact, "")
         if not where:
             return ""
         if self.origin.get(fact) == "llm":
-            return f"（模型读取客户原话{where}）"
+            return f"，模型读取客户原话{where}"
         if where.startswith("「"):
-            return f"（客户原话{where}）"
-        return f"（{where}）"
-
-    def missing(self, names: Iterable[str]) -> list[str]:
-        return [n for n in names if getattr(self, n, None) is None]
+            return f"，客户原话{where}"
+        if where.startswith("字段 "):
+            return "，" + where.split("=", 1)[0]
+        return f"，{where}"
 
 
 def merge_facts(parts: Iterable[Mapping[str, Any]]) -> Facts:
