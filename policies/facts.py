@@ -533,13 +533,19 @@ def _rules(config: FactsConfig) -> _Rules:
 def _quoted(original: str, where: Mapping[str, tuple[int, int]], hit: str) -> str:
     """「the customer's words」 behind a hit ``"虫+刚打开"`` (each word in its clause)."""
     parts = []
-    for word in re.split(r"[+~]", hit):
+    words, acc = [], ""
+    for token in re.split(r"([+~])", hit):  # a "re:" word may itself hold "+" or "~"
+        acc = "" if acc == "" and token in "+~" else acc + token
+        if acc in where:
+            words.append(acc)
+            acc = ""
+    for word in words:
         span = where.get(word)
         if span is None:
             continue
         q = quote(original, *span)
-        if q and q not in parts:
-            parts.append(q)
+        if q and not any(q in p for p in parts):
+            parts = [p for p in parts if p not in q] + [q]
     return "".join(f"「{q}」" for q in parts) or f"「{hit}」"
 
 
