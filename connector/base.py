@@ -134,6 +134,29 @@ class Connector(abc.ABC):
     def note_marker_present(self, ticket: Ticket, subject: str) -> bool:
         """Whether a note with this subject (a plan marker) is already on the ticket."""
 
+    def unapplied(self, ticket: Ticket, writes: WriteSet) -> WriteSet:
+        """The part of ``writes`` that is not on the freshly read ``ticket`` yet.
+
+        Used to finish a write an earlier attempt decided but did not confirm (its answer may
+        have been lost after the helpdesk applied it): nothing is sent twice. The default
+        compares the note marker, the values and the tags; connectors whose writes are
+        transactional, or whose names are shared by several kesu values, refine it.
+        """
+        rest = writes.model_copy(deep=True)
+        if rest.note_subject and self.note_marker_present(ticket, rest.note_subject):
+            rest.note = None
+            rest.note_subject = None
+        if rest.priority is not None and ticket.priority == rest.priority:
+            rest.priority = None
+        if rest.group is not None and ticket.group == rest.group:
+            rest.group = None
+        if rest.owner is not None and ticket.owner == rest.owner:
+            rest.owner = None
+        rest.fields = {k: v for k, v in rest.fields.items() if ticket.fields.get(k) != v}
+        rest.add_tags = [t for t in rest.add_tags if t not in ticket.tags]
+        rest.remove_tags = [t for t in rest.remove_tags if t in ticket.tags]
+        return rest
+
     @abc.abstractmethod
     def poll_updated(self, since: datetime) -> Iterator[TicketChange]:
         """Tickets updated at or after ``since``, oldest first, across all pages."""

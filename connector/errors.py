@@ -57,11 +57,16 @@ class TransientError(ConnectorError):
     """A failure that may go away: the event waits and is retried with backoff.
 
     ``retry_after`` is the helpdesk's own ``Retry-After`` (seconds) when it sent one (429, 503).
+    ``maybe_applied`` is true when the request reached the helpdesk and only the answer is
+    missing (read timeout, dropped connection, 502/504 from a proxy): a write may have landed,
+    so it must not be sent again before checking (issue 10 item 1).
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 maybe_applied: bool = False, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
+        self.maybe_applied = maybe_applied
 
 
 class ConnectorTimeout(TransientError):

@@ -10,6 +10,10 @@ become :mod:`connector.errors` types:
   helpdesks answer 500 for bugs and bad data, which a second try will not fix;
 * a ``Retry-After`` header (seconds or an HTTP date) is used as the wait, capped at
   ``retry_after_cap``; otherwise waits grow exponentially;
+* a write that is not idempotent (a PUT carrying a note, ``message_post``) is never resent blind:
+  when the failure says the request may have been applied (``maybe_applied``: read timeout,
+  dropped connection, 502/504), the caller's ``check`` looks at the helpdesk first and the call
+  ends there when the write took;
 * errors carry the method, the URL without secrets, the status and the helpdesk's own message,
   found by an extractor the connector passes in (each helpdesk words its errors differently).
 """
@@ -26,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from connector.errors import (
@@ -55,6 +60,9 @@ RETRY_AFTER_CAP = 60.0  # never wait longer than this inside one call, whatever 
 BACKOFF_BASE = 0.5  # first exponential wait in seconds (0.5, 1, 2, 4 ...)
 BACKOFF_MAX = 30.0
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+# Statuses a proxy gives when the helpdesk got the request but its answer did not come back:
+# the write may have been applied. 429 and 503 are refusals before any work is done.
+MAYBE_APPLIED_STATUSES = frozenset({502, 504})
 USER_AGENT = "kesu/0.1"
 
 # Query parameters whose values are never shown (in case a helpdesk takes a key in the URL).
@@ -154,6 +162,25 @@ def error_class_for(status: int) -> type[ConnectorError]:
     return ProtocolError  # 1xx/3xx: nothing a JSON API should answer
 
 
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """Whether the connection was refused or never made (the request cannot have arrived), as
+    opposed to dropped after sending (``RemoteDisconnected``, reset): urllib3 then names a
+    ``NewConnectionError`` as the reason."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError):
+            return True
+        reason = getattr(cause, "reason", None)
+        if isinstance(reason, BaseException) and id(reason) not in seen:
+            cause = reason
+            continue
+        nested = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+        cause = nested or cause.__cause__ or cause.__context__
+    return False
+
+
 class HttpTransport:
     """One helpdesk's HTTP session: base URL, auth headers, timeout, retries, error mapping.
 
@@ -212,15 +239,21 @@ class HttpTransport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        check: Callable[[], bool] | None = None,
     ) -> Any:
         """Make one call (with in-call retries of transient failures); return the parsed JSON.
 
         An empty 2xx body gives ``None``. Raises :class:`~connector.errors.ConnectorError`
         subclasses only.
+
+        :param check: for a write that must not happen twice: called after a failure that may
+            have been applied (``maybe_applied``) and before any resend; ``True`` means the write
+            took, and the call returns ``None`` (the answer is lost, the effect is there).
         """
         method = method.upper()
         url = self.url(path)
         data = dumps(json) if json is not None else None
+        send = self._send if check is None else self._checked_send(check)
         retrying = Retrying(
             sleep=self._sleep,
             stop=stop_after_attempt(self.retries + 1),
@@ -229,8 +262,8 @@ class HttpTransport:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        response = retrying(self._send, method, url, params, data)
-        if not response.content:
+        response = retrying(send, method, url, params, data)
+        if response is None or not response.content:
             return None
         try:
             return loads(response.content)
@@ -241,6 +274,24 @@ class HttpTransport:
                 url=_shown(url, params),
                 status=response.status_code,
             ) from exc
+
+    def _checked_send(
+        self, check: Callable[[], bool]
+    ) -> Callable[[str, str, Mapping[str, Any] | None, bytes | None], requests.Response | None]:
+        """``_send`` that, after a failure that may have been applied, asks ``check`` whether the
+        write took before tenacity may send it again; ``None`` when it took."""
+
+        def send(method: str, url: str, params: Mapping[str, Any] | None,
+                 data: bytes | None) -> requests.Response | None:
+            try:
+                return self._send(method, url, params, data)
+            except TransientError as exc:
+                if exc.maybe_applied and check():
+                    log.warning("%s: the write took although its answer was lost", exc)
+                    return None
+                raise
+
+        return send
 
     def _send(
         self, method: str, url: str, params: Mapping[str, Any] | None, data: bytes | None
@@ -260,12 +311,14 @@ class HttpTransport:
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             shown = _shown(url, params)
             raise ConnectorTimeout(
-                f"no answer within {self.timeout:g}s ({type(exc).__name__})", method=method, url=shown
+                f"no answer within {self.timeout:g}s ({type(exc).__name__})", method=method,
+                url=shown, maybe_applied=not isinstance(exc, requests.ConnectTimeout),
             ) from exc
         except requests.ConnectionError as exc:
             shown = _shown(url, params)
             raise ConnectorUnavailable(
-                f"cannot connect ({type(exc).__name__})", method=method, url=shown
+                f"cannot connect ({type(exc).__name__})", method=method, url=shown,
+                maybe_applied=not _never_connected(exc),
             ) from exc
         except requests.RequestException as exc:
             shown = _shown(url, params)
@@ -292,7 +345,8 @@ class HttpTransport:
         }
         if issubclass(cls, TransientError):
             return cls(
-                message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kw
+                message, retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                maybe_applied=status in MAYBE_APPLIED_STATUSES, **kw
             )
         return cls(message, **kw)
 

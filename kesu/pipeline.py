@@ -186,19 +186,7 @@ class Pipeline:
 
     def _finish_outbox(self, ticket: Ticket, row: store.OutboxRow) -> int:
         """Apply what an interrupted attempt decided, skipping what already reached the ticket."""
-        writes = WriteSet.model_validate(row.writes)
-        if writes.note_subject and self.connector.note_marker_present(ticket, writes.note_subject):
-            writes.note = None
-            writes.note_subject = None
-        if writes.priority is not None and ticket.priority == writes.priority:
-            writes.priority = None
-        if writes.group is not None and ticket.group == writes.group:
-            writes.group = None
-        if writes.owner is not None and ticket.owner == writes.owner:
-            writes.owner = None
-        writes.fields = {k: v for k, v in writes.fields.items() if ticket.fields.get(k) != v}
-        writes.add_tags = [t for t in writes.add_tags if t not in ticket.tags]
-        writes.remove_tags = [t for t in writes.remove_tags if t in ticket.tags]
+        writes = self.connector.unapplied(ticket, WriteSet.model_validate(row.writes))
         applied = self.connector.apply(ticket, writes)
         metrics.HELPDESK_CALLS.inc(applied.calls)
         _reflect(ticket, writes)

@@ -150,14 +150,20 @@ class ZammadClient:
         ticket_id: str | int,
         fields: Mapping[str, Any],
         article: Mapping[str, Any] | None = None,
+        *,
+        check: Callable[[], bool] | None = None,
     ) -> JSON:
         """``PUT /tickets/{id}``: fields by name (``group``, ``priority``, ``owner`` login ...)
-        and optionally a new article, in one Zammad transaction (one trigger evaluation)."""
+        and optionally a new article, in one Zammad transaction (one trigger evaluation).
+
+        :param check: whether the PUT took, asked before resending after a lost answer (a PUT
+            with an article is not idempotent: a blind resend adds the note twice).
+        """
         path = f"/tickets/{_check_id(ticket_id, 'ticket')}"
         body: JSON = dict(fields)
         if article is not None:
             body["article"] = dict(article)
-        result = self.http.request("PUT", path, json=body)
+        result = self.http.request("PUT", path, json=body, check=check)
         return result if isinstance(result, dict) else {}
 
     def add_tag(self, ticket_id: str | int, tag: str) -> None:

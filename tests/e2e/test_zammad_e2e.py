@@ -104,3 +104,33 @@ def test_helpdesk_down_event_waits_retries_and_is_applied_later(stack):
     note = stack.wait_processed(tid, timeout=15)[0]
     assert "[R-TIER-1.9.1-A]" in note["body"]
     wait_until(lambda: stack.services.inbox.list()[0]["status"] == "done")
+
+
+# -- a write applied but its answer lost (issue 10 item 1) -------------------------------------
+
+
+def test_put_applied_but_answered_504_is_checked_not_resent(stack):
+    """Zammad committed the PUT (fields + note) but the proxy answered 504: kesu must see the
+    note marker on the ticket instead of sending the note again."""
+    sandbox = stack.sandbox
+    sandbox.inject("PUT", r"^/api/v1/tickets/\d+$", status=504, times=1, apply_then_fail=True)
+    tid = sandbox.create_ticket(*COMPLAINT)["id"]
+    stack.wait_processed(tid)
+    stack.idle()
+    assert len(stack.notes(tid)) == 1
+    assert sandbox.count("PUT") == 1  # the applied PUT only: nothing resent blind
+    assert sandbox.ticket(tid)["priority"] == "3 high"
+
+
+def test_slow_put_that_times_out_after_applying_is_not_resent(sandbox, db_url):
+    """A read timeout on a slow PUT: the write may have landed, so kesu looks before resending."""
+    stack = start_stack(sandbox, db_url, configure=lambda s: setattr(s.helpdesk, "timeout", 1))
+    try:
+        sandbox.inject("PUT", r"^/api/v1/tickets/\d+$", status=None, hold=1.5, times=1)
+        tid = sandbox.create_ticket(*COMPLAINT)["id"]
+        stack.wait_processed(tid)
+        stack.idle()
+        assert len(stack.notes(tid)) == 1
+        assert sandbox.count("PUT") == 1
+    finally:
+        stack.stop()

@@ -234,6 +234,52 @@ def test_connection_error_is_retried_then_unavailable(make_client):
         make_client(retries=1).me()
 
 
+# -- writes that are not idempotent: checked, never resent blind (issue 10 item 1) -------------
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_put_with_note_answered_504_is_checked_and_not_resent_when_it_took(make_client, sleeps):
+    responses.put(f"{API}/tickets/7", status=504)  # applied by Zammad, answer lost at the proxy
+    checks: list[int] = []
+    result = make_client().update_ticket(7, {"priority": "3 high"}, {"body": "n", "subject": "kesu #a"},
+                                         check=lambda: checks.append(1) or True)
+    assert result == {} and checks == [1]
+    assert len(responses.calls) == 1 and sleeps == []
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_write_whose_check_says_missing_is_sent_again(make_client, sleeps):
+    responses.put(f"{API}/tickets/7", body=requests.exceptions.ReadTimeout("read timed out"))
+    responses.put(f"{API}/tickets/7", json={"id": 7})
+    result = make_client().update_ticket(7, {}, {"body": "n", "subject": "kesu #a"}, check=lambda: False)
+    assert result == {"id": 7} and len(responses.calls) == 2 and sleeps == [0.5]
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_refusals_before_any_work_are_retried_without_a_check(make_client, sleeps):
+    responses.put(f"{API}/tickets/7", status=503)
+    responses.put(f"{API}/tickets/7", status=429, headers={"Retry-After": "1"})
+    responses.put(f"{API}/tickets/7", body=requests.exceptions.ConnectTimeout("connect timed out"))
+    responses.put(f"{API}/tickets/7", json={"id": 7})
+
+    def check() -> bool:
+        raise AssertionError("nothing reached Zammad: no check needed")
+
+    assert make_client().update_ticket(7, {}, {"body": "n"}, check=check) == {"id": 7}
+
+
+def test_maybe_applied_is_set_only_when_the_request_may_have_arrived():
+    transport = HttpTransport("http://127.0.0.1:1", retries=0)  # nothing listens on port 1
+    with pytest.raises(ConnectorUnavailable) as refused:
+        transport.request("PUT", "/x", json={})
+    assert refused.value.maybe_applied is False
+    with responses.RequestsMock() as rsps:
+        rsps.put("http://127.0.0.1:1/x", status=504)
+        with pytest.raises(ConnectorUnavailable) as lost:
+            transport.request("PUT", "/x", json={})
+    assert lost.value.maybe_applied is True
+
+
 @responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
 def test_500_is_not_retried(make_client, sleeps):
     responses.get(f"{API}/users/me", status=500,

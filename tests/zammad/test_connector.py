@@ -16,6 +16,7 @@ import pytest
 import responses
 from pydantic import SecretStr
 from responses import matchers
+from responses.registries import OrderedRegistry
 
 from connector.base import Todo, WriteSet
 from connector.errors import ProtocolError, WebhookRejected
@@ -487,6 +488,48 @@ def test_todo_becomes_a_pending_reminder_in_the_same_put(make_connector):
     todos = [Todo(key="cb", summary="回访", due_at=due, assignee="agent1@example.com", rule_id="R-CB-6.36"),
              Todo(key="later", summary="x", due_at=due.replace(day=5), rule_id="R-CB-6.36")]
     assert connector.apply(ticket_ref_only(connector), WriteSet(note="n", todos=todos)).calls == 1
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_fields_put_answered_504_is_checked_by_its_values_not_resent(make_connector):
+    connector = make_connector()
+    responses.put(f"{API}/tickets/3", status=504)  # applied; the answer was lost
+    taken = copy.deepcopy(TICKET_ALL)  # priority_id 3 = "3 high", group "Sales"
+    responses.get(f"{API}/tickets/3", json=taken)
+    responses.get(f"{API}/ticket_priorities", json=PRIORITIES)
+    writes = WriteSet(priority=Priority.urgent, group="Sales", fields={"complaint_category": "billing"})
+    assert connector.apply(ticket_ref_only(connector), writes).calls == 1
+    assert [c.request.method for c in responses.calls] == ["PUT", "GET", "GET"]
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_note_put_answered_504_is_checked_by_its_marker(make_connector):
+    connector = make_connector()
+    responses.put(f"{API}/tickets/3", status=504)
+    responses.get(f"{API}/tickets/3", json=TICKET_ALL)  # article 6 carries the marker
+    assert connector.apply(ticket_ref_only(connector),
+                           WriteSet(note="tier 2", note_subject="kesu:plan:abc")).calls == 1
+    assert len(responses.calls) == 2
+
+
+def test_recovery_sends_nothing_the_ticket_already_holds(make_connector):
+    """Finishing an interrupted write: the marker note proves the whole PUT landed (to-do state
+    included), and a priority two kesu levels share ("3 high") is not written again."""
+    connector = make_connector()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        body = copy.deepcopy(TICKET_ALL)
+        body["assets"]["Ticket"]["3"].update(priority="3 high", state="open")
+        rsps.get(f"{API}/tickets/3", json=body)
+        ticket = connector.get_ticket("3")
+    assert ticket.priority is Priority.high  # "3 high" reads back as the lower level
+    due = datetime(2026, 3, 4, 2, 0, tzinfo=timezone.utc)
+    landed = WriteSet(priority=Priority.urgent, note="tier 2", note_subject="kesu:plan:abc",
+                      todos=[Todo(key="cb", summary="回访", due_at=due, rule_id="R-CB-6.36")],
+                      add_tags=["complaint", "tier-2"])
+    rest = connector.unapplied(ticket, landed)
+    assert rest.model_dump(exclude_defaults=True) == {"add_tags": ["tier-2"]}
+    priority_only = connector.unapplied(ticket, WriteSet(priority=Priority.urgent))
+    assert priority_only.is_empty()
 
 
 def test_apply_refuses_other_helpdesks_tickets(make_connector):
