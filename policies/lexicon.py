@@ -26,6 +26,7 @@ count and where they first occur, then decides each list by set lookups.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -143,7 +144,7 @@ class KeywordMatcher:
     """Expression lists compiled together (see the module docstring)."""
 
     __slots__ = ("cues", "lists", "hypothetical_lists", "_by_first", "_firsts", "_index", "_numbers", "_except",
-                 "_patterns")
+                 "_patterns", "_automaton")
 
     def __init__(
         self,
@@ -198,6 +199,7 @@ class KeywordMatcher:
                 if word in p:
                     excepted.setdefault(word, []).append(p)
         self._except = {w: tuple(ps) for w, ps in excepted.items()}
+        self._automaton = _automaton(w for w in index if not w.startswith("re:"))
 
     # -- finding words -----------------------------------------------------------------------------
 
@@ -224,31 +226,29 @@ class KeywordMatcher:
                     out.asserted.setdefault(word, (m.start(), m.end()))
                     if factual:
                         out.facts.setdefault(word, (m.start(), m.end()))
-        for first in firsts:
-            for word in self._by_first[first]:
-                start = norm.find(word)
-                if start == -1:
-                    continue
-                if scopes is None:
-                    scopes = Scopes(norm, self.cues)
-                excepts = self._except.get(word, ())
-                number = word in numbers
-                wl = len(word)
-                while start != -1:
-                    end = start + wl
-                    ok = True
-                    if number and ((start > 0 and norm[start - 1].isdigit()) or (end < size and norm[end].isdigit())):
-                        ok = False
-                    if ok and excepts and _inside_phrase(norm, start, end, excepts):
-                        ok = False
-                    if ok and not scopes.negated(start, end):
-                        factual = not scopes.hypothetical(start)
-                        out.spans.setdefault(word, []).append((start, end, factual))
-                        if word not in out.asserted:
-                            out.asserted[word] = (start, end)
-                        if factual and word not in out.facts:
-                            out.facts[word] = (start, end)
-                    start = norm.find(word, start + 1)
+        if self._automaton is not None:
+            occurrences: Iterable[tuple[str, int]] = (
+                (word, last - len(word) + 1) for last, word in self._automaton.iter(norm))
+        else:  # pyahocorasick missing: look for the words whose first character is in the text
+            occurrences = ((word, start) for first in firsts for word in self._by_first[first]
+                           for start in _finds(norm, word))
+        for word, start in occurrences:
+            if scopes is None:
+                scopes = Scopes(norm, self.cues)
+            end = start + len(word)
+            if word in numbers and ((start > 0 and norm[start - 1].isdigit()) or (end < size and norm[end].isdigit())):
+                continue
+            excepts = self._except.get(word)
+            if excepts and _inside_phrase(norm, start, end, excepts):
+                continue
+            if scopes.negated(start, end):
+                continue
+            factual = not scopes.hypothetical(start)
+            out.spans.setdefault(word, []).append((start, end, factual))
+            if word not in out.asserted or start < out.asserted[word][0]:
+                out.asserted[word] = (start, end)
+            if factual and (word not in out.facts or start < out.facts[word][0]):
+                out.facts[word] = (start, end)
         return out
 
     def present(self, text: str, chars: object = None) -> frozenset[str]:
@@ -287,6 +287,29 @@ class KeywordMatcher:
                 if counts is not None:
                     counts[i] = counts.get(i, 0) + 1
         return out
+
+
+def _finds(text: str, word: str) -> Iterable[int]:
+    pos = text.find(word)
+    while pos != -1:
+        yield pos
+        pos = text.find(word, pos + 1)
+
+
+def _automaton(words: Iterable[str]) -> Any:
+    """An Aho-Corasick automaton over ``words`` (pyahocorasick): every occurrence of every word in
+    one pass over a text, whatever the vocabulary's size. ``None`` when the library is missing."""
+    try:
+        import ahocorasick  # noqa: PLC0415
+    except ImportError:  # pragma: no cover -- a dependency; the slower search still works
+        return None
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
 
 
 def _inside_phrase(text: str, start: int, end: int, phrases: Sequence[str]) -> bool:

@@ -92,8 +92,9 @@ class Scopes:
 
     def __init__(self, text: str, cues: ScopeCues) -> None:
         self.text = text
-        self._neg = _merge(_negated_ranges(text, cues))
-        self._hyp = _merge(_hypothetical_ranges(text, cues))
+        found = _Cues(text, cues)
+        self._neg = _merge(_negated_ranges(text, cues, found))
+        self._hyp = _merge(_hypothetical_ranges(text, cues, found))
         self._neg_starts = [a for a, _ in self._neg]
         self._hyp_starts = [a for a, _ in self._hyp]
 
@@ -130,23 +131,68 @@ def _occurrences(text: str, word: str) -> Iterable[int]:
         pos = text.find(word, pos + 1)
 
 
-def _masked(text: str, cues: ScopeCues) -> set[int]:
+@lru_cache(maxsize=64)
+def _cue_automaton(cues: ScopeCues) -> object | None:
+    """One Aho-Corasick automaton over every cue word (pyahocorasick), or None without it."""
+    try:
+        import ahocorasick  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        return None
+    automaton = ahocorasick.Automaton()
+    for word in {*cues.negations, *cues.pseudo_negations, *cues.post_negations, *cues.hypotheticals,
+                 *cues.clause_negations}:
+        if word:
+            automaton.add_word(word, word)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
+class _Cues:
+    """Where each cue word occurs in one text: found in one pass, asked for per cue."""
+
+    __slots__ = ("_at",)
+
+    def __init__(self, text: str, cues: ScopeCues) -> None:
+        automaton = _cue_automaton(cues)
+        self._at: dict[str, list[int]] | None = None
+        if automaton is not None:
+            at: dict[str, list[int]] = {}
+            for last, word in automaton.iter(text):  # type: ignore[attr-defined]
+                at.setdefault(word, []).append(last - len(word) + 1)
+            self._at = at
+
+    def of(self, text: str, word: str) -> Iterable[int]:
+        if self._at is None:
+            return _occurrences(text, word)
+        return self._at.get(word, ())
+
+    def present(self, words: tuple[str, ...]) -> Iterable[str]:
+        """The cue words of ``words`` that occur (all of them without the automaton)."""
+        if self._at is None:
+            return words
+        at = self._at
+        return [w for w in words if w in at] if len(words) < len(at) else [w for w in at if w in set(words)]
+
+
+def _masked(text: str, cues: ScopeCues, found: _Cues) -> set[int]:
     """Positions covered by a pseudo-negation ("没想到"): a negation starting there is no negation."""
     covered: set[int] = set()
-    for phrase in cues.pseudo_negations:
-        for pos in _occurrences(text, phrase):
+    for phrase in found.present(cues.pseudo_negations):
+        for pos in found.of(text, phrase):
             covered.update(range(pos, pos + len(phrase)))
     return covered
 
 
-def _negated_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
+def _negated_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     size = len(text)
     masked: set[int] | None = None
-    for neg in cues.negations:
-        for pos in _occurrences(text, neg):
+    for neg in found.present(cues.negations):
+        for pos in found.of(text, neg):
             if masked is None:
-                masked = _masked(text, cues)
+                masked = _masked(text, cues, found)
             if pos in masked:
                 continue
             end = pos + len(neg)
@@ -156,15 +202,15 @@ def _negated_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
                 stop += 1
             # the scope covers words *starting* within the window after the cue
             ranges.append((end, stop))
-    for neg in cues.clause_negations:
-        for pos in _occurrences(text, neg):
+    for neg in found.present(cues.clause_negations):
+        for pos in found.of(text, neg):
             end = pos + len(neg)
             stop = end
             while stop < size and text[stop] not in CLAUSE_BREAKS:
                 stop += 1
             ranges.append((end, stop))
-    for post in cues.post_negations:
-        for pos in _occurrences(text, post):
+    for post in found.present(cues.post_negations):
+        for pos in found.of(text, post):
             end = pos + len(post)
             # only when the cue closes its clause ("受伤倒是没有。"), optionally with a particle
             rest = end
@@ -179,11 +225,11 @@ def _negated_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
     return ranges
 
 
-def _hypothetical_ranges(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
+def _hypothetical_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     size = len(text)
-    for cue in cues.hypotheticals:
-        for pos in _occurrences(text, cue):
+    for cue in found.present(cues.hypotheticals):
+        for pos in found.of(text, cue):
             stop = pos + len(cue)
             while stop < size and text[stop] not in SENTENCE_BREAKS:
                 stop += 1
