@@ -466,3 +466,20 @@ def test_invalid_settings_are_refused_without_echoing_the_value(values, message)
     with pytest.raises(ValidationError, match=message) as info:
         LLMSettings.model_validate(values)
     assert "abcdef123456" not in str(info.value)
+
+
+def test_enabled_in_the_profile_the_host_reads_with_the_llm_and_the_note_says_so(fake, transport):
+    """[policies.facts.llm] enabled: the plugin host's facts come from the model (origin "llm",
+    the model's span quoted in the tier note); the agent's field still wins over the model."""
+    from tests.policies.classify_kit import evaluate, make_host, one
+
+    section = {"facts": {"llm": {"enabled": True, "base_url": fake.url, "model": "qwen-test", "timeout": 10}}}
+    host = make_host("food", keep=("facts", "severity"), sections=section)
+    fake.answer(completion(GOOD))
+    result = evaluate(host, ticket(TITLE, BODY))
+    assert result.facts.origin["cause"] == "llm" and result.facts.cause == "mould"
+    prio = one(result, "severity", "set_priority")
+    assert prio.reason == "A类（重大），依据：原因 产品发酸、发霉变质、发红，模型读取客户原话「打开一看已经发霉变质了」"
+    fake.answer(completion(GOOD))
+    agent = evaluate(host, ticket(TITLE, BODY, fields={"complaint_cause": "burnt"}))
+    assert (agent.facts.cause, agent.facts.origin["cause"]) == ("burnt", "field")
