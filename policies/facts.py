@@ -226,6 +226,9 @@ class FactsConfig(_Strict):
                  *self.loss.totals, *self.loss.not_loss]
         exprs += [e for r in (*self.causes.values(), *self.categories.values(), *self.flags.values()) for e in r.keywords]
         for expr in exprs:
+            if "re:" in expr:
+                raise ValueError(f"a pattern (re:) belongs in a lexicon class, not in an expression: {expr!r}; "
+                                 "add it to [policies.facts.lexicon.<name>] words and write @<name>")
             try:
                 parse_expression(expr, lexicon)
             except UnknownClass as exc:
