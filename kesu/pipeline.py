@@ -63,7 +63,10 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
-        self.inbox = Inbox(engine)
+        # Ticket keys, timers and ledger rows belong to one helpdesk instance (the connector's
+        # name): a reused database or a renamed helpdesk must not reach another's tickets.
+        self.helpdesk: str | None = getattr(connector, "name", None)
+        self.inbox = Inbox(engine, helpdesk=self.helpdesk)
         self.connector = connector
         self.host = host
         self.renderer = renderer
@@ -75,7 +78,14 @@ class Pipeline:
         first = events[0]
         key = first.ticket_key
         ref = TicketRef(helpdesk=first.helpdesk, id=first.ticket_id)
+        foreign = {e.ticket_key for e in events if e.ticket_key != key or (
+            self.helpdesk is not None and e.helpdesk != self.helpdesk)}
+        if foreign or key != ref.key:
+            raise ValueError(f"events {sorted(foreign or {key})} do not belong to helpdesk "
+                             f"{self.helpdesk!r} (ticket {ref.key}): not processed here")
         ticket = self.connector.get_ticket(first.ticket_id)
+        if ticket.ref != ref:
+            raise ValueError(f"helpdesk {self.helpdesk!r} answered ticket {ticket.ref.key} for {ref.key}")
         calls = 1
 
         with self.engine.connect() as conn:

@@ -109,6 +109,7 @@ class TimerLoop:
                  clock: Callable[[], datetime] = utcnow, wake: threading.Event | None = None) -> None:
         self.engine = pipeline.engine
         self.inbox = pipeline.inbox
+        self.helpdesk = pipeline.inbox.helpdesk
         self.settings = settings
         self.clock = clock
         self.wake = wake
@@ -118,7 +119,7 @@ class TimerLoop:
         reaped = self.inbox.reap(now)
         if reaped:
             log.warning("%d event(s) returned to the queue after their lease expired", reaped)
-        fired = store.fire_due_timers(self.engine, now)
+        fired = store.fire_due_timers(self.engine, now, helpdesk=self.helpdesk)
         if fired:
             metrics.TIMERS_FIRED.inc(fired)
         if (fired or reaped) and self.wake is not None:

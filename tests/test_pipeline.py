@@ -29,6 +29,7 @@ T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
 
 class MemoryConnector(Connector):
     identifier = "memory"
+    name = "zammad"  # the helpdesk instance whose tickets it serves (ticket keys "zammad:<id>")
 
     def __init__(self, tickets: dict[str, Ticket]) -> None:
         self.tickets = tickets
@@ -367,3 +368,28 @@ def test_own_reminder_holds_the_complaint_resolved_until_a_person_reopens_it(eng
     finally:
         cls.todo_reopens = False
         del cls.todo_state
+
+
+def test_events_and_timers_of_another_helpdesk_never_reach_this_ones_tickets(engine, setup, clock):
+    """A reused database or a renamed helpdesk: rows keyed to another helpdesk instance stay
+    where they are; ticket 1 of "old-zammad" is not ticket 1 of "zammad" (issue 10 item 5)."""
+    from kesu.store.inbox import InboxEvent
+
+    conn, pipeline, worker = setup()
+    Inbox(engine).add(NewEvent(helpdesk="old-zammad", ticket_id="1", kind="created", source="webhook",
+                               received_at=T0, delivery_id="d-old"))
+    with engine.begin() as c:
+        store.schedule_timer(c, key="old-zammad:1", plugin="sla", timer_key="resp", rule_id="R-SLA-6.18-resp",
+                             due_at=T0, payload={}, now=T0)
+    assert worker.drain() == 0
+    assert TimerLoop(pipeline, worker.settings, clock=clock).tick() == 0
+    assert conn.calls == [] and conn.notes == {}
+    assert [r["status"] for r in pipeline.inbox.list()] == ["pending"]
+    foreign = InboxEvent(id=1, helpdesk="old-zammad", ticket_id="1", ticket_key="old-zammad:1",
+                         kind="created", source="webhook", delivery_id="d-old", received_at=T0,
+                         attempts=1, payload={})
+    with pytest.raises(ValueError, match="old-zammad"):
+        pipeline.process([foreign])
+    assert conn.calls == []
+    enqueue(engine)  # this helpdesk's own event is processed as ever
+    assert worker.drain() == 1 and conn.calls[0] == "GET"

@@ -73,8 +73,11 @@ def _row_values(e: NewEvent) -> dict[str, Any]:
 
 
 class Inbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, helpdesk: str | None = None) -> None:
+        """:param helpdesk: claim only this helpdesk instance's events (a database may hold
+            another's, reused or from before a rename); ``None`` claims every helpdesk's."""
         self.engine = engine
+        self.helpdesk = helpdesk
         self._sqlite = is_sqlite(engine)
         dialect = sqlite if self._sqlite else postgresql
         self._insert = dialect.insert(inbox).on_conflict_do_nothing(
@@ -151,6 +154,8 @@ class Inbox:
             .order_by(e.c.id)
             .limit(1)
         )
+        if self.helpdesk is not None:
+            q = q.where(e.c.helpdesk == self.helpdesk)
         if not self._sqlite:
             q = q.with_for_update(skip_locked=True, of=e)
         return q

@@ -127,11 +127,18 @@ def cancel_timer(conn: Connection, *, key: str, plugin: str, timer_key: str) -> 
     )
 
 
-def fire_due_timers(engine: Engine, now: datetime, limit: int = 500) -> int:
-    """Turn due timers into inbox events (one transaction); returns how many fired."""
+def fire_due_timers(engine: Engine, now: datetime, limit: int = 500, *,
+                    helpdesk: str | None = None) -> int:
+    """Turn due timers into inbox events (one transaction); returns how many fired.
+
+    ``helpdesk``: fire only timers of this helpdesk instance's tickets (keys ``<helpdesk>:<id>``);
+    another's timers in a shared or reused database are left alone.
+    """
     with engine.begin() as conn:
         q = (select(timers).where(timers.c.status == "scheduled", timers.c.due_at <= now)
              .order_by(timers.c.due_at).limit(limit))
+        if helpdesk is not None:
+            q = q.where(timers.c.ticket_key.startswith(f"{helpdesk}:", autoescape=True))
         if not is_sqlite(engine):
             q = q.with_for_update(skip_locked=True)
         due = conn.execute(q).mappings().all()
