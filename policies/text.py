@@ -275,7 +275,7 @@ _CN_CLASS = f"[{_CN_NUM}]"
 #: A number: 12,800 / 1.2 / 3万5 / 两万三 / 1.2万 / 十几万 / 两万多; then an optional currency unit.
 _AMOUNT = re.compile(
     r"(?P<sym>[￥¥]\s*)?"
-    rf"(?P<num>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:[万千kw](?:[一二两三四五六七八九]|\d(?!\d))?)?(?:多)?"
+    rf"(?P<num>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:[万千kw](?:零?\d{{2,4}}|零\d|[一二两三四五六七八九]|\d(?!\d))?)?(?:多)?"
     rf"|{_CN_CLASS}*[一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]{_CN_CLASS}*(?:几{_CN_CLASS}*)?(?:多)?)"
     r"\s*(?P<unit>万元|万块钱|万块|元|块钱|块|圆|rmb|人民币)?"
     r"(?P<jiao>(?<=[元块])[一二两三四五六七八九\d](?=[\s,.，。!！?？;；、的钱]|$))?"
@@ -320,6 +320,9 @@ def number_value(s: str) -> float | None:
         return float(s)
     except ValueError:
         pass
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([万千kw])(零?\d{2,4}|零\d)", s)
+    if m:  # "5千零80" = 5080, "1万2000" = 12000: the digits after the unit are said as they are
+        return float(m.group(1)) * _MULT[m.group(2)] + float(m.group(3).lstrip("零"))
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([万千kw])(\d|[一二两三四五六七八九])?", s)
     if m:
         base = float(m.group(1)) * _MULT[m.group(2)]
