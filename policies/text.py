@@ -358,6 +358,11 @@ def amounts(text: str, bare: bool = False) -> list[Amount]:
                     if value is not None:
                         out.append(Amount(value, start, end, "多" in num or _RANGE.search(num) is not None, True))
                 continue
+            if re.fullmatch(r"\d+\.\d\d", num) and not text[end:end + 1].isdigit():
+                value = number_value(num)  # "368.40": cents say money, even without a unit
+                if value is not None:
+                    out.append(Amount(value, start, end, False, False))
+                continue
             if not any(c in num for c in "万千kw"):
                 digits = num.replace(",", "").split(".")[0]
                 if not (bare and digits.isdigit() and 3 <= len(digits) <= 7 and digits[0] != "0"):
