@@ -40,11 +40,12 @@ def tier_of(result):
 
 
 @pytest.mark.parametrize("title, body, evidence", [
-    ("豆腐发霉", "昨天买的盒装豆腐，打开就发霉变质了，批号 20261101。", "原因 mould"),
-    ("豆浆里有螺丝", "喝豆浆时喝到一颗螺丝，应该是设备零件脱落。", "原因 equipment_part"),
-    ("油豆腐焦糊", "买的油豆腐有很重的焦糊味。", "原因 burnt"),
-    ("全家腹泻", "全家吃了同一批豆干后都腹泻。", "原因 batch_symptoms"),
-    ("豆浆里有异物", "喝豆浆时发现里面有异物。", "异物"),  # keyword only: no cause, still A
+    ("豆腐发霉", "昨天买的盒装豆腐，打开就发霉变质了，批号 20261101。", "原因 产品发酸、发霉变质、发红，客户原话「豆腐发霉」"),
+    ("豆浆里有螺丝", "喝豆浆时喝到一颗螺丝，应该是设备零件脱落。", "原因 生产设备零件脱落造成的异物，客户原话「豆浆里有螺丝」"),
+    ("油豆腐焦糊", "买的油豆腐有很重的焦糊味。", "原因 油货严重焦糊味或油蛤味，客户原话「油豆腐焦糊」"),
+    ("全家腹泻", "全家吃了同一批豆干后都腹泻。", "原因 多人食用同批号产品出现相同不良症状，客户原话「全家腹泻」"),
+    # A foreign body not named as a metal part is 其它异物: cause insect_unopened (policies/corpus/README.md).
+    ("豆浆里有异物", "喝豆浆时发现里面有异物。", "原因 虫类或其它异物（包装未打开），客户原话「豆浆里有异物」"),
 ])
 def test_R_TIER_1_9_1_A(food, title, body, evidence):
     result = evaluate(food, ticket(title, body))
@@ -57,10 +58,10 @@ def test_R_TIER_1_9_1_A(food, title, body, evidence):
 
 
 @pytest.mark.parametrize("title, body, evidence", [
-    ("黑点", "豆腐表面有很多黑点。", "原因 black_spots"),
-    ("空袋", "打开一看是空袋，少包。", "原因 seal_missing_pack"),
-    ("包装错位", "包装严重错位，豆浆漏出来了。", "原因 misaligned_leak"),
-    ("豆干残缺", "豆干残缺不全。", "残缺"),
+    ("黑点", "豆腐表面有很多黑点。", "原因 豆腐表面黑星较多，客户原话「黑点」"),
+    ("空袋", "打开一看是空袋，少包。", "原因 封口不严、假封、端封开口、少包，客户原话「少包」"),
+    ("包装错位", "包装严重错位，豆浆漏出来了。", "原因 包装严重错位、产品外漏，客户原话「包装错位」"),
+    ("豆干残缺", "豆干残缺不全。", "客户原话「残缺」"),
 ])
 def test_R_TIER_1_9_1_B(food, title, body, evidence):
     result = evaluate(food, ticket(title, body))
@@ -70,10 +71,11 @@ def test_R_TIER_1_9_1_B(food, title, body, evidence):
 
 
 @pytest.mark.parametrize("title, body, evidence", [
-    ("包装破损", "收到时包装破损。", "包装破损"),
-    ("豆干走刀", "豆干走刀、坍角很严重。", "走刀"),
-    ("日期有误", "外箱上的打印日期有误。", "原因 date_wrong"),
-    ("袋子撕破", "开箱的时候包装袋被挂角撕破了。", "原因 bag_torn"),
+    ("包装破损", "收到时包装破损。", "客户原话「包装破损」"),
+    ("豆干走刀", "豆干走刀、坍角很严重。", "客户原话「走刀」"),
+    ("日期有误", "外箱上的打印日期有误。", "原因 打印日期有误、外膜或外箱无打印日期，客户原话「日期有误」"),
+    # The quote keeps at most 8 characters either side of the words read (policies.text.quote).
+    ("袋子撕破", "开箱的时候包装袋被挂角撕破了。", "原因 包装袋挂角造成开箱时撕破，客户原话「箱的时候包装袋被挂角撕破了」"),
 ])
 def test_R_TIER_1_9_1_C(food, title, body, evidence):
     result = evaluate(food, ticket(title, body))
@@ -139,17 +141,17 @@ def test_R_TIER_1_9_1_priority_per_tier_from_config():
 # -- scheme loss: R-TIER-5.3.2 / 5.3.3 / 5.3.4 --------------------------------------------------------
 
 
-@pytest.mark.parametrize("amount, rule, tier", [
-    ("5000", "R-TIER-5.3.2", "general"),
-    ("5000.01", "R-TIER-5.3.3", "difficult"),
-    ("29999.99", "R-TIER-5.3.3", "difficult"),
-    ("30000", "R-TIER-5.3.4", "major"),
+@pytest.mark.parametrize("amount, rule, tier, label", [
+    ("5000", "R-TIER-5.3.2", "general", "一般投诉件"),
+    ("5000.01", "R-TIER-5.3.3", "difficult", "疑难投诉件"),
+    ("29999.99", "R-TIER-5.3.3", "difficult", "疑难投诉件"),
+    ("30000", "R-TIER-5.3.4", "major", "重大投诉件"),
 ])
-def test_R_TIER_5_3_boundary_amounts(insurance, amount, rule, tier):
+def test_R_TIER_5_3_boundary_amounts(insurance, amount, rule, tier, label):
     result = evaluate(insurance, ticket("理赔投诉", "理赔金额有争议。", fields={"loss_amount": amount}))
     prio = one(result, "severity", "set_priority")
     assert (prio.rule_id, result.record["tier"]) == (rule, tier)
-    assert prio.reason.endswith(f"损失 {float(amount):,.2f} 元")
+    assert prio.reason == f"{label}，依据：损失 {float(amount):,.2f} 元，字段 loss_amount"
 
 
 @pytest.mark.parametrize("body", [
@@ -173,9 +175,9 @@ def test_R_TIER_5_3_2_unknown_loss_is_general_and_asked_once(insurance):
 
 
 @pytest.mark.parametrize("body, evidence", [
-    ("车损理赔少赔了8000元。", "损失 8,000.00 元"),
-    ("定损金额差了1.2万元，要求赔偿1.2万元。", "损失 12,000.00 元"),
-    ("你们的处理方式在我们单位造成恶劣影响。", "恶劣影响"),
+    ("车损理赔少赔了8000元。", "损失 8,000.00 元，客户原话「损理赔少赔了8000元」"),
+    ("定损金额差了1.2万元，要求赔偿1.2万元。", "损失 12,000.00 元，客户原话「要求赔偿1.2万元」"),
+    ("你们的处理方式在我们单位造成恶劣影响。", "客户原话「恶劣影响」"),
 ])
 def test_R_TIER_5_3_3_difficult(insurance, body, evidence):
     result = evaluate(insurance, ticket("理赔投诉", body))
@@ -184,12 +186,12 @@ def test_R_TIER_5_3_3_difficult(insurance, body, evidence):
 
 
 @pytest.mark.parametrize("body, evidence", [
-    ("这次事故损失3万元，你们只赔一半。", "损失 30,000.00 元"),
-    ("我已经联系了电视台记者，准备曝光。", "媒体介入"),  # 3.4.1
-    ("我已经请了律师，下周起诉你们。", "拟起诉"),  # 3.4.2
-    ("伤者至今住院抢救，你们不管不问。", "严重人身伤害"),  # 3.4.4
+    ("这次事故损失3万元，你们只赔一半。", "损失 30,000.00 元，客户原话「这次事故损失3万元」"),
+    ("我已经联系了电视台记者，准备曝光。", "媒体介入，客户原话「已经联系了电视台记者」"),  # 3.4.1
+    ("我已经请了律师，下周起诉你们。", "拟起诉，客户原话「下周起诉你们」"),  # 3.4.2
+    ("伤者至今住院抢救，你们不管不问。", "严重人身伤害，客户原话「伤者至今住院抢救」"),  # 3.4.4
     ("我们6人一起投诉理赔问题。", "6 人"),  # 3.4.5
-    ("这是群体投诉，请重视。", "群体投诉"),
+    ("这是群体投诉，请重视。", "客户原话「群体投诉」"),
 ])
 def test_R_TIER_5_3_4_major(insurance, body, evidence):
     result = evaluate(insurance, ticket("理赔投诉", body))
@@ -234,10 +236,10 @@ def test_R_TIER_6_13_general(realestate, body):
 
 
 @pytest.mark.parametrize("body, evidence", [
-    ("楼上漏水导致我家装修全部泡坏，造成重大损失。", "重大损失"),  # (一)
-    ("全体业主联名投诉开发商延期交房。", "大面积纠纷"),  # (四)
-    ("举报项目经理收受施工队好处。", "反映领导干部"),  # (五)
-    ("外墙瓷砖脱落砸伤老人，现在住院。", "严重人身伤害"),  # (一) 人身伤害
+    ("楼上漏水导致我家装修全部泡坏，造成重大损失。", "客户原话「重大损失」"),  # (一)
+    ("全体业主联名投诉开发商延期交房。", "大面积纠纷，客户原话「全体业主联名投诉开发商延期交」"),  # (四)
+    ("举报项目经理收受施工队好处。", "反映领导干部，客户原话「举报项目经理收受施工队好处」"),  # (五)
+    ("外墙瓷砖脱落砸伤老人，现在住院。", "严重人身伤害，客户原话「现在住院」"),  # (一) 人身伤害
 ])
 def test_R_TIER_6_13_major(realestate, body, evidence):
     result = evaluate(realestate, ticket("业主投诉", body))
@@ -252,7 +254,7 @@ def test_R_TIER_6_13_major(realestate, body, evidence):
 def test_R_SPECIAL_1_11_government_feedback_is_top_tier_and_tells_sales_and_gm(food):
     result = evaluate(food, ticket("质监局通报", "市质监局抽检通报：你们的豆干包装破损率偏高。"))
     prio = one(result, "severity", "set_priority")
-    assert (prio.rule_id, prio.reason) == ("R-TIER-1.9.1-A", "A类（重大），依据：特殊客诉（政府部门回馈）")
+    assert (prio.rule_id, prio.reason) == ("R-TIER-1.9.1-A", "A类（重大），依据：特殊客诉（政府部门回馈，客户原话「质监局通报」）")
     assert ("R-SPECIAL-1.11", ("销售经理", "业务员", "总经理")) in notifications(result, "severity")
     assert ("特殊客诉",) in [e.tags for e in of(result, "severity", "add_tags")]
     assert result.record["special"] is True and result.record["tier"] == "A"
@@ -405,7 +407,7 @@ def test_R_INVALID_6_14_through_the_pipeline_then_R_ROUTE_1_10_group_written(eng
     first = conn.writes[-1]
     assert first.group == "生产班组" and first.add_tags == ["客诉-A类", "待确认无效"]
     assert "疑似无效投诉（对象或内容不明确、无法查实），仅提议，须人工确认" in first.note
-    assert "分派至 生产班组：责任部门 煮浆人员、生产班组（原因 mould） [R-ROUTE-1.10]" in first.note
+    assert "分派至 生产班组：责任部门 煮浆人员、生产班组（原因 产品发酸、发霉变质、发红，客户原话「豆腐发霉」） [R-ROUTE-1.10]" in first.note
     assert "[R-COMP-1.9.2-A]" in first.note
     rec = store.get_complaint(engine, "zammad:1")
     assert (rec["tier"], rec["scheme"], rec["cause"], rec["units"], rec["valid"], rec["invalid_proposed"]) == (
