@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 #: Characters that end a clause (negation scope) and those that end a sentence (hypothetical scope).
-CLAUSE_BREAKS = frozenset("。！？!?；;\n，,、：:（）()【】[]「」“”\"…~～")
+CLAUSE_BREAKS = frozenset("。！？!?；;\n，,：:（）()【】[]「」“”\"…~～")  # "、" joins a list: one clause
 SENTENCE_BREAKS = frozenset("。！？!?；;\n")
 
 
