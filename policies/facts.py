@@ -727,7 +727,9 @@ def extract(ticket: Ticket, config: FactsConfig, *, text_facts: Mapping[str, Any
         if name is not None and name not in flags:
             flags[name], ev[f"flag:{name}"], origin[f"flag:{name}"] = True, f"标签 {tags.flag}{value}", "tag"
     for name in list(flags):
-        if not read["flags"].get(name):
+        # only a flag the words can say is a correction of the reading (not a staff finding
+        # such as 隐瞒虚报 or 挽回损失, which no rule reads from the text)
+        if not read["flags"].get(name) and name in config.flags and config.flags[name].keywords:
             out["corrections"][f"flag:{name}"] = {"text": False, "agent": True, "words": ""}
     for name, value in read["flags"].items():
         if value and name not in flags:
