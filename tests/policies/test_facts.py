@@ -408,3 +408,21 @@ def test_R_INVALID_6_14_staff_who_cannot_explain_do_not_make_a_complaint_unverif
     f = facts_of(insurance, ticket("续保保费", "续保保费无故上涨，客服也说不清楚。"))
     assert not f.flag("unverifiable")
     assert facts_of(insurance, ticket("投诉", "匿名投诉：理赔太慢。")).flag("unverifiable")
+
+
+def test_an_admin_adds_words_to_a_class_in_kesu_toml():
+    """docs/facts.md: ``[policies.facts.lexicon.<class>] add = [...]`` extends a class without
+    copying it -- the profile's words still count, the site's word now counts too."""
+    body = "豆腐里有只小咬在爬。"
+    assert facts_of(make_host("food", keep=("facts",)), ticket("投诉", body)).cause is None
+    site = make_host("food", keep=("facts",),
+                     sections={"facts": {"lexicon": {"food_insect": {"add": ["小咬"]}}}})
+    assert facts_of(site, ticket("投诉", body)).cause == "insect_unopened"
+    assert facts_of(site, ticket("投诉", "豆腐里有只苍蝇。")).cause == "insect_unopened"
+
+
+def test_a_pattern_in_an_expression_or_an_unknown_class_is_a_config_error():
+    with pytest.raises(PluginConfigError, match="belongs in a lexicon class"):
+        make_host("food", keep=("facts",), sections={"facts": {"channel_keywords": ["re:运.+"]}})
+    with pytest.raises(PluginConfigError, match="unknown lexicon class @nope"):
+        make_host("food", keep=("facts",), sections={"facts": {"channel_keywords": ["@nope"]}})
