@@ -323,22 +323,11 @@ def _validate_configs(
     configs: dict[str, BaseModel] = {}
     for name, model in models.items():
         try:
-            data = _deep_merge(defaults.get(name, {}), sections.get(name, {}))
+            data = profiles.merge(defaults.get(name, {}), sections.get(name, {}))
             configs[name] = model.model_validate(data)
         except ValidationError as exc:
             raise PluginConfigError(_explain(name, exc)) from None
     return configs
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """The profile's section with the deployment's keys on top (tables merge, values replace)."""
-    out = dict(base)
-    for k, v in override.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
 
 
 def _explain(plugin: str, exc: ValidationError) -> str:

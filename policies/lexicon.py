@@ -32,6 +32,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from policies.text import SENTENCE_BREAKS, ScopeCues, Scopes, normalise
+from policies.text import occurrences as occurrences_of
 
 #: An expression, parsed: clusters (all must match) of groups (in one sentence) of alternative words.
 Parsed = tuple[tuple[tuple[str, ...], ...], ...]
@@ -231,7 +232,7 @@ class KeywordMatcher:
                 (word, last - len(word) + 1) for last, word in self._automaton.iter(norm))
         else:  # pyahocorasick missing: look for the words whose first character is in the text
             occurrences = ((word, start) for first in firsts for word in self._by_first[first]
-                           for start in _finds(norm, word))
+                           for start in occurrences_of(norm, word))
         for word, start in occurrences:
             if scopes is None:
                 scopes = Scopes(norm, self.cues)
@@ -287,13 +288,6 @@ class KeywordMatcher:
                 if counts is not None:
                     counts[i] = counts.get(i, 0) + 1
         return out
-
-
-def _finds(text: str, word: str) -> Iterable[int]:
-    pos = text.find(word)
-    while pos != -1:
-        yield pos
-        pos = text.find(word, pos + 1)
 
 
 def _automaton(words: Iterable[str]) -> Any:

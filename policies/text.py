@@ -124,7 +124,7 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _occurrences(text: str, word: str) -> Iterable[int]:
+def occurrences(text: str, word: str) -> Iterable[int]:
     pos = text.find(word)
     while pos != -1:
         yield pos
@@ -165,7 +165,7 @@ class _Cues:
 
     def of(self, text: str, word: str) -> Iterable[int]:
         if self._at is None:
-            return _occurrences(text, word)
+            return occurrences(text, word)
         return self._at.get(word, ())
 
     def present(self, words: tuple[str, ...]) -> Iterable[str]:

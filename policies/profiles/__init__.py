@@ -16,6 +16,7 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from importlib import resources
+from collections.abc import Mapping
 from typing import Any
 
 PROFILES = ("food", "insurance", "realestate", "retail", "utility")
@@ -35,11 +36,13 @@ def _folder(profile: str) -> Any:
 COMMON = "common"
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s keys on top: tables merge, values (lists included) replace. How a
+    profile lies over the common vocabulary, and a deployment's kesu.toml over its profile."""
     out = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
@@ -58,7 +61,7 @@ def load(profile: str) -> dict[str, dict[str, Any]]:
     sections: dict[str, dict[str, Any]] = {}
     for item in [*_tomls(resources.files("policies.profiles") / COMMON), *_tomls(folder)]:
         data = tomllib.loads(item.read_text(encoding="utf-8"))
-        sections = _merge(sections, data.get("policies", {}))
+        sections = merge(sections, data.get("policies", {}))
     return sections
 
 
