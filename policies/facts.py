@@ -612,6 +612,25 @@ def read_text(text: str, config: FactsConfig) -> dict[str, Any]:
     return out
 
 
+_READ: Any = None
+
+
+def _read_remembered(text: str, config: FactsConfig) -> dict[str, Any]:
+    """``read_text``, remembered per text for the configuration's compiled rules: a ticket's later
+    events (an agent's reply, a field set) usually add no customer words, so its reading is the
+    same. The answer is shared: callers never change it."""
+    global _READ
+    if _READ is None:
+        from cachetools import LRUCache
+
+        _READ = LRUCache(maxsize=2048)
+    key = (id(_rules(config)), text)
+    hit = _READ.get(key)
+    if hit is None:
+        hit = _READ[key] = read_text(text, config)
+    return hit
+
+
 #: Facts a person may set that the text also tells (a difference is a correction to learn from).
 CORRECTABLE = ("cause", "category", "channel", "loss_amount", "people")
 
@@ -629,7 +648,7 @@ def extract(ticket: Ticket, config: FactsConfig, *, text_facts: Mapping[str, Any
         from policies import llm
 
         text_facts = llm.read(text, config, llm.LLMSettings.model_validate(config.llm))
-    local = read_text(text, config)
+    local = _read_remembered(text, config)
     read: dict[str, Any] = local
     if text_facts:
         read = {**local, **{k: v for k, v in text_facts.items() if k not in ("flags", "evidence", "origin")},
