@@ -6,8 +6,10 @@ What is counted where (documented in ``docs/reports.md``):
   (local time). Tier, cause, unit, channel, validity, deadlines and follow-ups are about them.
   A complaint with two responsible units counts once for each unit.
 * **Deadlines** -- each deadline of those complaints: *on time* when met no later than its due
-  time (the approved extension when there is one), *late* when met later, flagged overdue, or
-  still unmet at the end of the period although due; *open* when unmet and not yet due then.
+  time (the approved extension when there is one), *late* when met later, or unmet although its
+  due time has passed; *open* ("due later", 未到期) when unmet and not yet due. "Passed" is judged
+  at the end of the period, or at the report's ``as_of`` moment (now) while the period is still
+  running: a report of the current month never calls a deadline late before it is.
 * **Follow-ups** (R-CB-6.36) -- valid complaints of the period that were resolved; followed up
   when a follow-up ended satisfied or dissatisfied.
 * **Escalations and the ledger** are events: counted in the period they happened in
@@ -37,7 +39,7 @@ from kesu.report.model import (
     Validity,
 )
 from kesu.report.period import Period
-from kesu.store.db import as_utc
+from kesu.store.db import as_utc, utcnow
 from kesu.store.tables import complaints, followups, ledger
 
 
@@ -81,16 +83,24 @@ def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
         yield items[i:i + n]
 
 
-def build_report(engine: Engine, period: Period, *, generated_at: datetime | None = None) -> PeriodReport:
-    """The report of ``period`` with the change against the period before it."""
+def build_report(engine: Engine, period: Period, *, generated_at: datetime | None = None,
+                 as_of: datetime | None = None) -> PeriodReport:
+    """The report of ``period`` with the change against the period before it.
+
+    ``as_of`` is the moment deadlines are judged at (default: ``generated_at``, else now); it
+    only matters while the period is still running.
+    """
     return compute(load_rows(engine, period), period, load_rows(engine, period.previous()),
-                   generated_at=generated_at)
+                   generated_at=generated_at, as_of=as_of)
 
 
 def compute(rows: Rows, period: Period, previous_rows: Rows, *,
-            generated_at: datetime | None = None) -> PeriodReport:
-    current = _sections(rows, period)
-    before = _sections(previous_rows, period.previous())
+            generated_at: datetime | None = None, as_of: datetime | None = None) -> PeriodReport:
+    moment = as_of or generated_at or utcnow()
+    if moment.tzinfo is None:
+        raise ValueError(f"as_of must carry a time zone, got {moment!r}")
+    current = _sections(rows, period, moment)
+    before = _sections(previous_rows, period.previous(), moment)
     return PeriodReport(
         kind=period.kind, period=period.label, period_zh=period.label_zh,
         start=period.start.isoformat(), end=period.end.isoformat(), timezone=period.tz,
@@ -104,7 +114,7 @@ def compute(rows: Rows, period: Period, previous_rows: Rows, *,
 # -------------------------------------------------------------------------------------------------
 
 
-def _sections(rows: Rows, period: Period) -> dict[str, Any]:
+def _sections(rows: Rows, period: Period, as_of: datetime) -> dict[str, Any]:
     cohort = [c for c in rows.complaints if period.contains(as_utc(c["received_at"]))]
     total = len(cohort)
 
@@ -129,7 +139,7 @@ def _sections(rows: Rows, period: Period) -> dict[str, Any]:
         undecided=sum(1 for c in cohort if c["valid"] is None),
         invalid_proposed=sum(1 for c in cohort if c["valid"] is None and c["invalid_proposed"] == 1),
     )
-    deadlines = _deadlines(cohort, period)
+    deadlines = _deadlines(cohort, period, as_of)
     follow = _followups(cohort, rows.followups)
     escalations = _escalations(rows.complaints, period)
     ledger_stats = _ledger(rows.ledger, rows.decided)
@@ -168,8 +178,8 @@ def _time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _deadlines(cohort: list[dict[str, Any]], period: Period) -> list[DeadlineStat]:
-    cutoff = period.end_utc
+def _deadlines(cohort: list[dict[str, Any]], period: Period, as_of: datetime) -> list[DeadlineStat]:
+    cutoff = min(period.end_utc, as_of)  # a running period is judged now, not at its future end
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     for c in cohort:
         for rule_id, entry in (c["deadlines"] or {}).items():
@@ -181,7 +191,7 @@ def _deadlines(cohort: list[dict[str, Any]], period: Period) -> list[DeadlineSta
             met = _time(entry.get("met_at"))
             if met is not None:
                 outcome = "on_time" if met <= due else "late"
-            elif entry.get("overdue") or due <= cutoff:
+            elif due <= cutoff:  # the policy's "overdue" flag is not consulted: the due time decides
                 outcome = "late"
             else:
                 outcome = "open"

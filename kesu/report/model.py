@@ -32,7 +32,7 @@ class DeadlineStat(_Model):
     total: int
     on_time: int
     late: int
-    open: int  # not met and not yet due at the end of the period
+    open: int  # "due later": not met and not yet due at the end of the period (or now, while it runs)
     on_time_rate: float | None  # on_time / (on_time + late)
 
 

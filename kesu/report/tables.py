@@ -60,7 +60,7 @@ def document(r: PeriodReport) -> Document:
         tuple(cells(d.label, d.rule_id, d.total, d.on_time, d.late, d.open, d.on_time_rate, kinds="ttiiiip")
               for d in r.deadlines),
         Chart("bar", 0, 6, percent=True) if r.deadlines else None,
-        "按时：不晚于时限（已批准延期的以延期后时限为准）完成；超时：晚于时限完成，或期末仍未完成且已到期。")
+        "按时：不晚于时限（已批准延期的以延期后时限为准）完成；超时：晚于时限完成，或期末（本期未结束时为生成时）仍未完成且已到期；未到期：尚未完成也尚未到期。")
     f = r.followups
     follow = Table("followups", "回访", "Follow-up calls", (Column("指标", 26), Column("数值", 10)), (
         cells("应回访（已办结的有效投诉）", f.resolved_valid, kinds="ti"),
