@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 from connector.base import Connector
 from connector.errors import WebhookRejected
 from kesu import metrics
-from kesu.intake import GroupCommitWriter
+from kesu.intake import GroupCommitWriter, hint_problem
 from kesu.pipeline import Pipeline
 from kesu.settings import Settings
 from kesu.store.db import make_engine, migrate, utcnow
@@ -117,7 +117,6 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     writer = GroupCommitWriter(services.inbox)
     helpdesk = services.settings.helpdesk.name
     kind = services.settings.helpdesk.kind
-    max_body = services.settings.server.max_body_bytes
     connector = services.connector
 
     @asynccontextmanager
@@ -142,13 +141,22 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
 
     app = FastAPI(title="kesu", version=_version(), lifespan=lifespan)
 
-    async def reject(status: int, reason: str, headers: dict[str, str], body: bytes) -> JSONResponse:
+    async def reject(status: int, reason: str, headers: dict[str, str], body: bytes,
+                     dropped: int = 0) -> JSONResponse:
+        """Answer ``status`` and keep the delivery within the [server] rejected_* budget;
+        ``dropped`` counts body bytes read but not passed in ``body``."""
         metrics.WEBHOOKS_REJECTED.labels(str(status)).inc()
         kept = redact_headers(headers)
-        rejected_id = await to_thread.run_sync(
-            lambda: services.inbox.reject(helpdesk=helpdesk, status_code=status, reason=reason,
-                                          headers=kept, body=body[:max_body], at=services.clock())
+        server = services.settings.server
+        body_kept = body[:server.rejected_body_bytes]
+        metrics.REJECTED_DROPPED.labels("bytes").inc(dropped + len(body) - len(body_kept))
+        now = services.clock()
+        rejected_id, pruned = await to_thread.run_sync(
+            lambda: services.inbox.reject_within(
+                helpdesk=helpdesk, status_code=status, reason=reason, headers=kept, body=body_kept, at=now,
+                keep=server.rejected_keep, since=now - timedelta(days=server.rejected_retention_days))
         )
+        metrics.REJECTED_DROPPED.labels("rows").inc(pruned)
         log.warning("rejected webhook %s (%d): %s", rejected_id, status, reason)
         return JSONResponse({"error": reason, "rejected_id": rejected_id}, status_code=status)
 
@@ -160,16 +168,35 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
             return JSONResponse({"error": f"no webhook here for {hook_kind!r}; this kesu serves {kind!r}"},
                                 status_code=404)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            return await reject(413, f"body of {length} bytes exceeds {max_body}", headers, b"")
-        body = await request.body()
-        if len(body) > max_body:
-            return await reject(413, f"body of {len(body)} bytes exceeds {max_body}", headers, b"")
+        max_body = services.settings.server.max_body_bytes
+        length = headers.get("content-length", "").strip()
+        # isdecimal() alone admits "²"-like digits; 20 digits already exceed any sane cap.
+        if length.isascii() and length.isdecimal() and (len(length) > 20 or int(length) > max_body):
+            return await reject(413, f"body of {length[:40]} bytes exceeds {max_body}", headers, b"")
+        # Read while counting: a chunked body (no Content-Length) is cut off at the cap, never
+        # buffered whole.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                head = b"".join(chunks)
+                return await reject(413, f"body exceeds {max_body} bytes (read {size} before stopping)",
+                                    headers, head, dropped=size - len(head))
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             hint = connector.parse_webhook(headers, body, dict(request.query_params))
         except WebhookRejected as exc:
             return await reject(exc.status, exc.reason, headers, body)
+        except Exception as exc:  # noqa: BLE001 -- a payload shape the connector did not foresee
+            # is the sender's fault: 422 with the reason and the body kept, never a 500.
+            log.warning("connector %s could not read a webhook", kind, exc_info=True)
+            return await reject(422, f"payload could not be read: {type(exc).__name__}: {exc}"[:500],
+                                headers, body)
+        problem = hint_problem(hint)
+        if problem is not None:
+            return await reject(422, problem, headers, body)
         event = NewEvent(
             helpdesk=helpdesk, ticket_id=hint.ref.id, kind=hint.kind.value, source="webhook",
             received_at=services.clock(), delivery_id=hint.delivery_id,

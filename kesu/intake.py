@@ -2,7 +2,11 @@
 
 Each request's event is handed to one writer thread that commits whatever has queued up in a
 single transaction (``synchronous=FULL`` on SQLite), then answers every waiting request. Under
-load that turns N fsyncs into one; alone, a request waits for exactly one commit.
+load that turns N fsyncs into one; alone, a request waits for exactly one commit. When a batch
+fails, each of its events is retried in its own transaction, so one bad row fails alone.
+
+``hint_problem`` checks what a connector made of a delivery before it is queued: ids fit their
+columns (PostgreSQL refuses longer strings; SQLite would silently keep them) and are plain ASCII.
 """
 
 from __future__ import annotations
@@ -10,15 +14,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connector.base import WebhookHint
 from kesu.store.inbox import Inbox, NewEvent
+from kesu.store.tables import inbox as inbox_table
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+TICKET_ID_MAX = inbox_table.c.ticket_id.type.length  # 64
+DELIVERY_ID_MAX = inbox_table.c.delivery_id.type.length  # 128
+# One spelling per record: ASCII letters and digits first, no ":" (it separates the ticket key),
+# no leading zeros on numbers ("007" and "7" would be two tickets), no zero or negative record
+# ids. Unicode digits such as "²" or "٣" are refused here whatever a connector's int() made of them.
+_ID = re.compile(r"(?:[1-9][0-9]*|[A-Za-z0-9]*[A-Za-z][A-Za-z0-9._@+-]*)")
+_DELIVERY = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
+
+
+def hint_problem(hint: WebhookHint) -> str | None:
+    """Why this parsed delivery must not be queued (the 422 reason), or None when it may."""
+    tid = hint.ref.id
+    if len(tid) > TICKET_ID_MAX:
+        return f"ticket id has {len(tid)} characters; at most {TICKET_ID_MAX} are accepted"
+    if not _ID.fullmatch(tid):
+        return f"ticket id {tid[:80]!r} is not a plain id (ASCII digits, or letters and digits)"
+    if hint.delivery_id is not None:
+        if len(hint.delivery_id) > DELIVERY_ID_MAX:
+            return (f"delivery id (X-Zammad-Delivery or the connector's own) has {len(hint.delivery_id)} "
+                    f"characters; at most {DELIVERY_ID_MAX} are accepted")
+        if not _DELIVERY.fullmatch(hint.delivery_id):
+            return f"delivery id {hint.delivery_id[:80]!r} must be printable ASCII without spaces"
+    if hint.actor is not None and (len(hint.actor) > TICKET_ID_MAX or not _ID.fullmatch(hint.actor)):
+        return f"the changing user's id {hint.actor[:80]!r} is not a plain id"
+    return None
 
 
 @dataclass
@@ -78,9 +111,16 @@ class GroupCommitWriter:
     def _commit(self, batch: list[_Item]) -> None:
         try:
             ids = self.inbox.add_many([i.event for i in batch])
-        except Exception as exc:  # noqa: BLE001 -- every waiting request gets the error (-> 503)
-            log.exception("inbox commit of %d event(s) failed", len(batch))
-            _resolve(batch, None, exc)
+        except Exception as exc:  # noqa: BLE001 -- retried one by one below
+            if len(batch) == 1:
+                log.exception("inbox commit of 1 event failed")
+                _resolve(batch, None, exc)  # -> 503: the helpdesk retries
+                return
+            # One bad row must not refuse its neighbours: commit each alone, so only the events
+            # that fail by themselves get the error.
+            log.warning("inbox commit of %d events failed (%s); storing them one by one", len(batch), exc)
+            for item in batch:
+                self._commit([item])
             return
         _resolve(batch, ids, None)
         if self.on_commit is not None:

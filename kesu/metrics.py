@@ -11,6 +11,10 @@ WEBHOOKS_REJECTED = Counter(
     "kesu_webhooks_rejected_total", "Webhook deliveries refused", ["status"]
 )
 WEBHOOKS_DUPLICATE = Counter("kesu_webhooks_duplicate_total", "Deliveries seen before")
+REJECTED_DROPPED = Counter(
+    "kesu_rejected_dropped_total",
+    "What was not kept of rejected deliveries: body bytes cut off, rows deleted (budget or age)", ["what"],
+)
 EVENTS_PROCESSED = Counter("kesu_events_processed_total", "Events processed", ["outcome"])
 EVENTS_FAILED = Counter("kesu_events_failed_total", "Processing attempts that failed", ["error"])
 EVENTS_RETRIED = Counter("kesu_events_retried_total", "Events put back for a later retry")

@@ -80,7 +80,12 @@ class WorkerSettings(_Section):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
-    max_body_bytes: int = Field(1_048_576, description="Larger webhook bodies get 413")
+    max_body_bytes: int = Field(1_048_576, ge=1, description="Larger webhook bodies get 413 (read no further)")
+    # A rejected delivery is kept for inspection; these bound the disk a flood of bad posts can
+    # take: at most rejected_keep x rejected_body_bytes (32 MiB by default), and nothing for long.
+    rejected_body_bytes: int = Field(65_536, ge=0, description="Bytes of a rejected body kept; the rest is dropped and counted")
+    rejected_keep: int = Field(500, ge=1, description="Rejected deliveries kept; older ones are deleted")
+    rejected_retention_days: float = Field(14.0, gt=0, description="Rejected deliveries older than this are deleted")
 
 
 class SandboxSettings(_Section):

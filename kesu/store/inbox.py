@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -122,12 +122,32 @@ class Inbox:
 
     def reject(self, *, helpdesk: str, status_code: int, reason: str, headers: dict[str, str],
                body: bytes, at: datetime) -> int:
+        return self.reject_within(helpdesk=helpdesk, status_code=status_code, reason=reason,
+                                  headers=headers, body=body, at=at)[0]
+
+    def reject_within(self, *, helpdesk: str, status_code: int, reason: str, headers: dict[str, str],
+                      body: bytes, at: datetime, keep: int | None = None,
+                      since: datetime | None = None) -> tuple[int, int]:
+        """Keep a rejected delivery; then delete all but the newest ``keep`` ones and those
+        received before ``since`` (a flood of bad posts must not fill the disk). Returns the new
+        row's id and how many old rows were deleted."""
+        t = rejected_webhooks.c
         with self.engine.begin() as conn:
-            return conn.execute(
-                insert(rejected_webhooks).returning(rejected_webhooks.c.id),
+            row_id = conn.execute(
+                insert(rejected_webhooks).returning(t.id),
                 {"received_at": at, "helpdesk": helpdesk, "status_code": status_code,
                  "reason": reason, "headers": headers, "body": body},
             ).scalar_one()
+            doomed = []
+            if keep is not None:
+                oldest_kept = conn.execute(select(t.id).order_by(t.id.desc()).offset(max(keep, 1) - 1)
+                                           .limit(1)).scalar()
+                if oldest_kept is not None:
+                    doomed.append(t.id < oldest_kept)
+            if since is not None:
+                doomed.append(t.received_at < since)
+            pruned = conn.execute(delete(rejected_webhooks).where(or_(*doomed))).rowcount if doomed else 0
+        return row_id, pruned
 
     def rejected(self, limit: int = 50) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
