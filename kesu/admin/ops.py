@@ -57,6 +57,18 @@ class HelpdeskError(AdminError):
     status = 502
 
 
+#: Record ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite: a larger number reaches the
+#: driver as an overflow (a 500), so it is refused here as what it is, an id with no record.
+MAX_ID = 2**63 - 1
+
+
+def record_id(value: int, what: str) -> int:
+    """``value`` when it can name a stored record; else ``NotFoundError`` (no such record)."""
+    if not 1 <= value <= MAX_ID:
+        raise NotFoundError(f"no {what} {value}"[:200])
+    return value
+
+
 @dataclass(frozen=True)
 class PluginView:
     name: str
@@ -165,6 +177,7 @@ class AdminOps:
             reversed=r["id"] in reversed_) for r in rows]
 
     def _entry(self, entry_id: int) -> None:
+        record_id(entry_id, "ledger entry")
         try:
             self.ledger_book.get(entry_id)
         except LedgerError as exc:
@@ -319,6 +332,8 @@ class AdminOps:
         return self.services.inbox.depth(), self.services.inbox.list("dead", limit)
 
     def retry(self, ids: list[int] | None) -> int:
+        if ids is not None:
+            ids = [i for i in ids if 1 <= i <= MAX_ID]  # out of range: no such event, nothing to retry
         return self.services.inbox.retry_dead(ids, utcnow())
 
     # -- reports -------------------------------------------------------------------------------
@@ -340,6 +355,7 @@ class AdminOps:
             raise NotFoundError(str(exc)) from None
 
     def report_file(self, run_id: int, fmt: str) -> tuple[ReportRun, Path]:
+        record_id(run_id, "report")
         run = get_run(self.engine, run_id)
         if run is None:
             raise NotFoundError(f"no report {run_id}")

@@ -178,10 +178,11 @@ Action = tuple[str, Callable[[AdminOps, dict[str, Any], str, str], str]]
 
 
 def _int(form: dict[str, Any], key: str) -> int:
-    try:
-        return int(form.get(key, ""))
-    except ValueError:
-        raise InvalidError(f"{key} must be a number") from None
+    text = str(form.get(key, "")).strip()
+    # int() also reads "٣" and would try a 5,000-digit string: ASCII digits, at most 19 of them.
+    if not (text.isascii() and text.isdecimal() and len(text) <= 19):
+        raise InvalidError(f"{key} must be a number of at most 19 digits")
+    return int(text)
 
 
 def _amount(form: dict[str, Any]) -> float | None:
