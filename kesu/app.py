@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
@@ -29,7 +30,8 @@ from connector.errors import WebhookRejected
 from kesu import metrics
 from kesu.intake import GroupCommitWriter, hint_problem
 from kesu.pipeline import Pipeline
-from kesu.settings import Settings
+from kesu.admin.auth import authenticate
+from kesu.settings import AdminSettings, Settings
 from kesu.store.db import make_engine, migrate, utcnow
 from kesu.store.inbox import Inbox, NewEvent
 from kesu.worker import Runner
@@ -40,6 +42,43 @@ log = logging.getLogger(__name__)
 
 REDACTED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
 _SECRET_WORDS = ("token", "secret", "key", "password", "auth")
+
+
+#: Served only with an admin token when ``[server] protect_meta`` is on.
+META_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+class ProtectMeta:
+    """Pure ASGI (no per-request cost on other paths, unlike ``@app.middleware``): the paths
+    that describe kesu answer 401 without ``Authorization: Bearer <admin token>``."""
+
+    def __init__(self, app: ASGIApp, admin: AdminSettings) -> None:
+        self.app = app
+        self.admin = admin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in META_PATHS:
+            auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            who = authenticate(self.admin, token)
+            if who is None or not who.can("read"):
+                await JSONResponse({"error": "an admin token (read scope) is required"}, status_code=401,
+                                   headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def warn_missing_secrets(settings: Settings) -> list[str]:
+    """Log (and return) a warning per missing secret: kesu still starts (the sandbox and first
+    set-up run without them), but nobody should run it that way unawares."""
+    missing = []
+    if not settings.helpdesk.webhook_secret.get_secret_value():
+        missing.append("[helpdesk] webhook_secret is not set: every webhook will be refused (401)")
+    if not settings.helpdesk.token.get_secret_value():
+        missing.append("[helpdesk] token is not set: kesu cannot read or write tickets")
+    for message in missing:
+        log.warning(message)
+    return missing
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -121,6 +160,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_missing_secrets(services.settings)
         prepare = getattr(connector, "prepare", None)
         if prepare is not None:
             try:
@@ -140,6 +180,8 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
             services.runners.clear()
 
     app = FastAPI(title="kesu", version=_version(), lifespan=lifespan)
+    if services.settings.server.protect_meta:
+        app.add_middleware(ProtectMeta, admin=services.settings.admin)
 
     async def reject(status: int, reason: str, headers: dict[str, str], body: bytes,
                      dropped: int = 0) -> JSONResponse:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from kesu.admin.commands import admin_app
 from kesu.report.commands import report_app
-from kesu.settings import Settings, find_config, load_settings
+from kesu.settings import Settings, find_config, load_settings, redact_url
 
 app = typer.Typer(help="kesu (客诉): complaint-handling policies for your helpdesk.", no_args_is_help=True)
 plugins_app = typer.Typer(help="List, enable and disable plugins.", no_args_is_help=True)
@@ -112,7 +112,7 @@ def serve(
                                            log_level=log_level.lower(), access_log=False, lifespan="on"))
     url = f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"kesu {_version()} listening on [bold]{url}/webhooks/{settings.helpdesk.kind}[/bold], "
-                  f"store {settings.store.url}")
+                  f"store {redact_url(settings.store.url)}")
 
     def after_start() -> None:
         while not server.started:
@@ -164,7 +164,7 @@ def worker(
     if prepare is not None:
         prepare()
     runner = services.start_workers(timers=timers)
-    console.print(f"{len(runner.workers)} worker thread(s) on {settings.store.url}; Ctrl-C stops")
+    console.print(f"{len(runner.workers)} worker thread(s) on {redact_url(settings.store.url)}; Ctrl-C stops")
     try:
         runner.stop_event.wait()
     except KeyboardInterrupt:
@@ -565,7 +565,9 @@ def config_show(config: ConfigOpt = None) -> None:
     """Print the effective configuration (secrets redacted)."""
     settings = _settings(config)
     console.print(f"# from {settings.config_path or 'embedded defaults'}")
-    console.print_json(settings.model_dump_json(exclude={"config_path"}))
+    shown = settings.model_copy(deep=True)
+    shown.store.url = redact_url(shown.store.url)  # the URL may carry the database password
+    console.print_json(shown.model_dump_json(exclude={"config_path"}))
 
 
 def _version() -> str:

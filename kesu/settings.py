@@ -86,6 +86,8 @@ class ServerSettings(_Section):
     rejected_body_bytes: int = Field(65_536, ge=0, description="Bytes of a rejected body kept; the rest is dropped and counted")
     rejected_keep: int = Field(500, ge=1, description="Rejected deliveries kept; older ones are deleted")
     rejected_retention_days: float = Field(14.0, gt=0, description="Rejected deliveries older than this are deleted")
+    protect_meta: bool = Field(
+        False, description="Serve /metrics, /docs, /redoc and /openapi.json only with an admin token (read scope)")
 
 
 class SandboxSettings(_Section):
@@ -169,6 +171,17 @@ class Settings(BaseSettings):
         if settings_cls.model_config.get("toml_file"):
             sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for output and logs: a password in it becomes ``***`` (the last ``@`` ends
+    the user part, as SQLAlchemy reads it)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or "/" in userinfo:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:

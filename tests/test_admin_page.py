@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from kesu.admin.auth import session_value
 from kesu.app import Services, create_app
 from kesu.store.tables import ledger
 from tests.test_admin_api import ALICE, BOB, admin_settings
@@ -44,7 +45,7 @@ def test_login_sets_an_httponly_strict_cookie(page):
     assert bad.status_code == 401 and "令牌无效" in bad.text and "kesu_admin" not in bad.headers.get("set-cookie", "")
     ok = page.post("/admin/login", data={"token": ALICE})
     cookie = ok.headers["set-cookie"]
-    assert cookie.startswith(f"kesu_admin={ALICE};")
+    assert cookie.startswith(f"kesu_admin={session_value(ALICE)};") and ALICE not in cookie  # no raw token
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/admin" in cookie
     dash = page.get("/admin").text
     assert 'id="who">alice<' in dash and 'id="ledger-' in dash

@@ -5,6 +5,7 @@ Changes take effect when kesu restarts: the running plugin host is never changed
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,21 @@ from plugins.manager import ESSENTIAL_PLUGINS, known_plugin_names
 
 class ConfigEditError(ValueError):
     """The edit is refused; the message says why."""
+
+
+def _write(path: Path, doc: tomlkit.TOMLDocument) -> None:
+    """Write ``kesu.toml`` readable by its owner only (0600): it holds admin tokens and the
+    helpdesk's secrets. Written beside and renamed, so it is never readable in between."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(tomlkit.dumps(doc))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
 def _load(path: Path) -> tomlkit.TOMLDocument:
@@ -43,7 +59,7 @@ def set_plugin_disabled(path: Path, name: str, disable: bool) -> None:
     if not disable:
         disabled = [x for x in disabled if x != name]
     section["disabled"] = disabled
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    _write(path, doc)
 
 
 def add_admin_token(path: Path, name: str, scopes: Iterable[str], token: str | None = None) -> str:
@@ -62,5 +78,5 @@ def add_admin_token(path: Path, name: str, scopes: Iterable[str], token: str | N
     entry["token"] = token
     entry["scopes"] = scopes
     tokens[name] = entry
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    _write(path, doc)
     return token

@@ -19,7 +19,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from kesu.admin.auth import Principal, authenticate, form_token, form_token_ok
+from kesu.admin.auth import Principal, authenticate, authenticate_session, form_token, form_token_ok, session_value
 from kesu.admin.i18n import word
 from kesu.admin.ops import AdminError, AdminOps, InvalidError
 from kesu.report.formats import MEDIA_TYPES
@@ -57,12 +57,16 @@ def admin_page(ops: AdminOps) -> APIRouter:
         return "en" if lang == "en" else "zh"
 
     def principal(request: Request) -> tuple[Principal | None, str]:
-        token = request.cookies.get(TOKEN_COOKIE, "")
-        return authenticate(settings.admin, token), token
+        return authenticate_session(settings.admin, request.cookies.get(TOKEN_COOKIE))
 
-    def set_cookie(resp: Response, name: str, value: str, max_age: int | None = None) -> None:
+    def set_cookie(resp: Response, name: str, value: str, max_age: int | None = None,
+                   request: Request | None = None) -> None:
+        # Secure when configured, and whenever the browser came over TLS (directly, or through a
+        # proxy that says so): the flag only ever narrows where the browser sends the cookie.
+        tls = request is not None and (request.url.scheme == "https"
+                                       or request.headers.get("x-forwarded-proto", "").lower() == "https")
         resp.set_cookie(name, value, max_age=max_age, path=PATH, httponly=True, samesite="strict",
-                        secure=settings.admin.secure_cookie)
+                        secure=settings.admin.secure_cookie or tls)
 
     def redirect(message: str, ok: bool, anchor: str = "") -> RedirectResponse:
         resp = RedirectResponse(f"{PATH}{'#' + anchor if anchor else ''}", status_code=303)
@@ -101,7 +105,7 @@ def admin_page(ops: AdminOps) -> APIRouter:
         if authenticate(settings.admin, token) is None:
             return HTMLResponse(login_html(lang_of(request), error=True), status_code=401)
         resp = RedirectResponse(PATH, status_code=303)
-        set_cookie(resp, TOKEN_COOKIE, token, 12 * 3600)
+        set_cookie(resp, TOKEN_COOKIE, session_value(token), 12 * 3600, request)
         return resp
 
     @r.post("/logout")
