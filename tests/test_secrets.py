@@ -136,3 +136,16 @@ def test_admin_cookie_holds_no_raw_token_and_is_secure_behind_tls(tmp_path):
             assert 'id="login-form"' in c.get("/admin").text
     finally:
         services.close()
+
+
+def test_login_from_another_site_is_refused(tmp_path):
+    """Login CSRF: a page elsewhere must not sign the browser in (to someone else's token)."""
+    services = Services.build(_settings(tmp_path), load_entrypoints=False)
+    try:
+        with TestClient(create_app(services, workers=False), follow_redirects=False) as c:
+            r = c.post("/admin/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"})
+            assert r.status_code == 403 and "kesu_admin" not in r.headers.get("set-cookie", "")
+            r = c.post("/admin/login", data={"token": TOKEN}, headers={"Origin": "http://testserver"})
+            assert r.status_code == 303 and "kesu_admin" in r.headers["set-cookie"]
+    finally:
+        services.close()

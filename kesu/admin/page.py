@@ -100,6 +100,8 @@ def admin_page(ops: AdminOps) -> APIRouter:
 
     @r.post("/login")
     async def login(request: Request) -> Response:
+        if not _same_origin(request):  # login CSRF: another site must not sign this browser in
+            return HTMLResponse(login_html(lang_of(request), error=True), status_code=403)
         form = await _form(request)
         token = form.get("token", "").strip()
         if authenticate(settings.admin, token) is None:
