@@ -64,11 +64,6 @@ ODD_TICKETS = {
     "article_ids a boolean": {"id": 5, "article_ids": True},
 }
 
-# Zammad-specific fields the shell cannot judge: the Zammad connector's parse_webhook (owned by the
-# connector work of issue 10) still reads them leniently. Strict xfail: passing means fixed there.
-CONNECTOR_GAP = pytest.mark.xfail(strict=True, reason="Zammad parse_webhook reads article fields leniently")
-
-
 @pytest.mark.parametrize("name", list(ODD_TICKETS))
 def test_odd_ticket_fields_are_4xx_with_a_reason_and_the_body_kept(client, services, name):
     body = body_of(ODD_TICKETS[name], {"id": 3, "internal": False})
@@ -80,12 +75,10 @@ def test_odd_ticket_fields_are_4xx_with_a_reason_and_the_body_kept(client, servi
     assert services.inbox.list() == []
 
 
-@CONNECTOR_GAP
 def test_article_ids_as_a_string_is_4xx(client):
     assert post(client, body_of({"id": 5, "article_ids": "1,2"}, {"id": 3})).status_code == 422
 
 
-@CONNECTOR_GAP
 @pytest.mark.parametrize("article_id", ["٣", -3, "9" * 300])
 def test_odd_article_ids_are_not_stored(client, services, article_id):
     r = post(client, body_of({"id": 5}, {"id": article_id}))

@@ -77,11 +77,13 @@ def _iso_utc(moment: datetime) -> str:
 
 
 def _int_or_none(value: Any) -> int | None:
+    """A Zammad id: a positive integer, or a string of ASCII digits of a sane length ("²", "٣",
+    "-3" and a 300-digit number are not ids, though ``int()`` takes some of them)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18 and int(value) > 0:
         return int(value)
     return None
 
@@ -256,6 +258,10 @@ class ZammadConnector(Connector):
             article = {}
         elif not isinstance(article, dict):
             raise WebhookRejected(422, "'article' must be an object")
+        if article.get("id") is not None and _int_or_none(article.get("id")) is None:
+            raise WebhookRejected(422, f"article.id must be a positive number, got {str(article.get('id'))[:40]!r}")
+        if ticket.get("article_ids") is not None and not isinstance(ticket.get("article_ids"), list):
+            raise WebhookRejected(422, "ticket.article_ids must be a list of ids")
 
         state = ticket.get("state")
         if isinstance(state, dict):  # custom payloads may resolve it
