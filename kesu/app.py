@@ -109,6 +109,7 @@ class Services:
             migrate(engine)
         pm = build_plugin_manager(settings.plugins.disabled, load_entrypoints=load_entrypoints)
         host = PluginHost(pm, settings.policies, settings.plugins.disabled, settings.profile)
+        host.warm_up()
         connector_cls = host.connector_class(settings.helpdesk.kind)
         connector = connector_cls(settings.helpdesk)  # type: ignore[call-arg]
         renderer = NoteRenderer(settings.notes.language, settings.notes.timezone)
