@@ -389,6 +389,8 @@ def loss_amounts(norm: str, rules: LossRules, original: str | None = None,
             continue  # a bare number only right after a money word ("赔偿金额30000")
         if d_not_before is not None and d_not_before <= 3 and not any(d < d_not_before for _, d in ranks):
             continue
+        if d_not_before is not None and ranks and all(r == 5 for r, _ in ranks):
+            continue  # "房款一共一百二十六万": a total of prices, not of losses
         # a tie goes to the not-loss word against a cost or a demand ("花了12元买的"), never
         # against a shortfall ("多扣的4,900元保费")
         if d_not is not None and all(d_not < d or (d_not == d and r < 4) for r, d in ranks):
