@@ -590,9 +590,6 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
-
 
 # ------------------------------------------------------------------------------------------------
 # eval
@@ -694,3 +691,23 @@ def corrections_export(
     else:
         output.write_text(text, encoding="utf-8")
         err_console.print(f"{len(lines)} corrected case(s) written to {output}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kesu import __version__
+
+        typer.echo(f"kesu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print kesu's version and exit.")] = False,
+) -> None:
+    pass
+
+
+if __name__ == "__main__":
+    main()

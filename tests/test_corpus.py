@@ -163,3 +163,10 @@ def test_corrections_are_recorded_and_exported_as_cases(tmp_path, monkeypatch):
     # ... and the eval reads it like any corpus file.
     check = CliRunner().invoke(app, ["eval", "facts", "--profile", "food", "--file", str(out)])
     assert check.exit_code == 0 and "1 cases" in check.output
+
+
+def test_kesu_version():
+    from kesu import __version__
+
+    run = CliRunner().invoke(app, ["--version"])
+    assert run.exit_code == 0 and run.output.strip() == f"kesu {__version__}"
