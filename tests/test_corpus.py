@@ -170,3 +170,22 @@ def test_kesu_version():
 
     run = CliRunner().invoke(app, ["--version"])
     assert run.exit_code == 0 and run.output.strip() == f"kesu {__version__}"
+
+
+def test_eval_uses_the_sites_own_words(tmp_path, monkeypatch):
+    """docs/facts.md: an admin adds a word in kesu.toml, then re-checks with ``kesu eval facts``."""
+    monkeypatch.chdir(tmp_path)
+    cases = tmp_path / "ours.jsonl"
+    cases.write_text(json.dumps({"id": "s-1", "title": "豆腐", "body": "豆腐里有只小咬在爬。",
+                                 "facts": {"cause": "insect_unopened", "flags": []},
+                                 "expect": {"tier": "A", "units": ["生产班组"], "escalation": []}},
+                                ensure_ascii=False) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    before = json.loads(runner.invoke(app, ["eval", "facts", "--profile", "food", "--file", str(cases),
+                                            "--json"]).output)["reports"][0]
+    assert before["accuracy"]["cause"] == 0.0
+    (tmp_path / "kesu.toml").write_text('profile = "food"\n\n[policies.facts.lexicon.food_insect]\n'
+                                        'add = ["小咬"]\n', encoding="utf-8")
+    after = json.loads(runner.invoke(app, ["eval", "facts", "--file", str(cases), "--json"]).output)["reports"][0]
+    assert after["profile"] == "food" and after["accuracy"] == {"tier": 1.0, "units": 1.0, "escalation": 1.0,
+                                                                "cause": 1.0}

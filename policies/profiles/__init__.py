@@ -2,7 +2,7 @@
 
 A profile is a folder of TOML files, one per plugin, each holding that plugin's complete
 ``[policies.<plugin>]`` section with comments (so ``kesu init --profile X`` can write them out
-as they are). ``[policies] profile`` in kesu.toml (default ``food``) names the profile whose
+as they are). ``profile`` in kesu.toml (default ``food``) names the profile whose
 values fill every key a deployment does not set itself.
 
 The folder ``common`` is read before every profile: the vocabulary every industry shares (how
