@@ -113,7 +113,8 @@ class Services:
         connector_cls = host.connector_class(settings.helpdesk.kind)
         connector = connector_cls(settings.helpdesk)  # type: ignore[call-arg]
         renderer = NoteRenderer(settings.notes.language, settings.notes.timezone)
-        pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer, clock=clock)
+        pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer, clock=clock,
+                            write_hold=timedelta(seconds=settings.worker.lease_seconds))
         return cls(settings=settings, engine=engine, host=host, connector=connector,
                    pipeline=pipeline, inbox=pipeline.inbox, clock=clock)
 

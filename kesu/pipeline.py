@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -52,6 +52,10 @@ class Outcome:
     note: str | None = None
 
 
+class WriteInProgress(RuntimeError):
+    """Another worker is applying this ticket's decided write: the event waits and is retried."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -61,8 +65,12 @@ class Pipeline:
         host: PluginHost,
         renderer: NoteRenderer,
         clock: Callable[[], datetime] = utcnow,
+        write_hold: timedelta = timedelta(seconds=60),
     ) -> None:
         self.engine = engine
+        # How long a worker holds a decided write while applying it: no other worker applies it
+        # meanwhile, even if the first one's claim on the events lapsed (a stalled machine).
+        self.write_hold = write_hold
         # Ticket keys, timers and ledger rows belong to one helpdesk instance (the connector's
         # name): a reused database or a renamed helpdesk must not reach another's tickets.
         self.helpdesk: str | None = getattr(connector, "name", None)
@@ -91,6 +99,11 @@ class Pipeline:
         with self.engine.connect() as conn:
             pending = store.pending_outbox(conn, key)
         for row in pending:
+            now = self.clock()
+            with self.engine.begin() as conn:
+                took = store.take_outbox(conn, row.id, now=now, until=now + self.write_hold)
+            if not took:
+                raise WriteInProgress(f"write {row.marker} on {key} is being applied by another worker")
             calls += self._finish_outbox(ticket, row)
 
         now = self.clock()
@@ -164,13 +177,14 @@ class Pipeline:
             outbox_id = None
             if marker is not None:
                 outbox_id = store.add_outbox(conn, key=key, event_id=first.id, marker=marker,
-                                             writes=writes.model_dump(mode="json"), now=now)
+                                             writes=writes.model_dump(mode="json"), now=now,
+                                             held_until=now + self.write_hold)
             else:
                 conn.execute(Inbox.mark_done_stmt(ids, now))
 
         wrote = False
         if outbox_id is not None:
-            applied = self.connector.apply(ticket, writes)
+            applied = self._holding(outbox_id, lambda: self.connector.apply(ticket, writes))
             calls += applied.calls
             metrics.HELPDESK_CALLS.inc(applied.calls)
             wrote = True
@@ -194,10 +208,22 @@ class Pipeline:
                  ", wrote" if wrote else "", extra={"ticket": key, "delivery": first.delivery_id})
         return Outcome(ticket_key=key, calls=calls, wrote=wrote, plan=plan, note=writes.note)
 
+    def _holding(self, outbox_id: int, apply: Callable[[], Any]) -> Any:
+        """``apply()`` while holding the outbox row; a failure releases it for the retry."""
+        try:
+            return apply()
+        except Exception:  # a failure, not a shutdown: a dying worker keeps its hold until it ends
+            with self.engine.begin() as conn:
+                store.release_outbox(conn, outbox_id)
+            raise
+
+    def _finish(self, ticket: Ticket, row: store.OutboxRow) -> tuple[WriteSet, Any]:
+        writes = self.connector.unapplied(ticket, WriteSet.model_validate(row.writes))
+        return writes, self.connector.apply(ticket, writes)
+
     def _finish_outbox(self, ticket: Ticket, row: store.OutboxRow) -> int:
         """Apply what an interrupted attempt decided, skipping what already reached the ticket."""
-        writes = self.connector.unapplied(ticket, WriteSet.model_validate(row.writes))
-        applied = self.connector.apply(ticket, writes)
+        writes, applied = self._holding(row.id, lambda: self._finish(ticket, row))
         metrics.HELPDESK_CALLS.inc(applied.calls)
         _reflect(ticket, writes)
         now = self.clock()

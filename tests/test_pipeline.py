@@ -20,6 +20,8 @@ from kesu.settings import WorkerSettings
 from kesu.store import tickets as store
 from kesu.store.inbox import Inbox, NewEvent
 from kesu.worker import TimerLoop, Worker
+from kesu.store.tables import inbox as inbox_table
+from sqlalchemy import update
 from plugins import hookimpl
 from plugins.manager import PluginHost, build_plugin_manager
 from plugins.plan import NoteRenderer
@@ -393,3 +395,29 @@ def test_events_and_timers_of_another_helpdesk_never_reach_this_ones_tickets(eng
     assert conn.calls == []
     enqueue(engine)  # this helpdesk's own event is processed as ever
     assert worker.drain() == 1 and conn.calls[0] == "GET"
+
+
+def test_a_write_held_by_a_stalled_worker_is_not_applied_twice(engine, setup, clock):
+    """Worker A decided and holds a write, then stalled past its claim's lease; worker B claims the
+    ticket's events again. B must not apply A's write while A holds it (A may be sending it right
+    now); once the hold has passed, B finishes it -- once, checking what already reached the ticket."""
+    conn, pipeline, worker = setup()
+    conn.crash_after_write = True  # A applies the write, then stalls (dies) before marking it done
+    enqueue(engine)
+    with pytest.raises(SystemExit):
+        worker.run_once()
+    assert len(conn.notes["1"]) == 1
+    conn.crash_after_write = False
+    # A's claim lapses (default lease 60 s) before its 60 s hold on the write: B claims the events.
+    clock.advance(30)
+    with engine.begin() as c:  # the lease ran out early (a shorter lease than the hold)
+        c.execute(update(inbox_table).values(lease_until=clock() - timedelta(seconds=1)))
+    TimerLoop(pipeline, worker.settings, clock=clock).tick()
+    conn.calls.clear()
+    assert worker.run_once()  # B: the write is held by A -> waits, sends nothing
+    assert "PUT" not in conn.calls and len(conn.notes["1"]) == 1
+    assert "being applied by another worker" in Inbox(engine).list()[0]["last_error"]
+    clock.advance(60)  # A's hold is over: B finishes A's write, which had reached the ticket
+    worker.drain()
+    assert len(conn.notes["1"]) == 1 and conn.tickets["1"].tags.count("客诉-A类") == 1
+    assert Inbox(engine).depth()["done"] == 1

@@ -75,12 +75,33 @@ class OutboxRow:
 
 
 def add_outbox(conn: Connection, *, key: str, event_id: int | None, marker: str,
-               writes: dict[str, Any], now: datetime) -> int:
+               writes: dict[str, Any], now: datetime, held_until: datetime | None = None) -> int:
+    """A decided write, pending until applied. ``held_until``: the worker that decided it applies
+    it now and holds it until then (``applied_at`` of a pending row is its hold); nobody else
+    applies it before (``take_outbox``)."""
     return conn.execute(
         insert(outbox).returning(outbox.c.id),
         {"ticket_key": key, "event_id": event_id, "marker": marker, "writes": writes,
-         "status": "pending", "attempts": 0, "created_at": now},
+         "status": "pending", "attempts": 0, "created_at": now, "applied_at": held_until},
     ).scalar_one()
+
+
+def take_outbox(conn: Connection, outbox_id: int, *, now: datetime, until: datetime) -> bool:
+    """Hold a pending write to finish it: False when another worker holds it (it is applying it
+    right now, its claim on the ticket's events may have lapsed meanwhile)."""
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == outbox_id, outbox.c.status == "pending",
+               (outbox.c.applied_at.is_(None)) | (outbox.c.applied_at < now))
+        .values(applied_at=until)
+    )
+    return result.rowcount == 1
+
+
+def release_outbox(conn: Connection, outbox_id: int) -> None:
+    """Give up the hold on a pending write whose apply failed: the retry may take it at once."""
+    conn.execute(update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == "pending")
+                 .values(applied_at=None))
 
 
 def pending_outbox(conn: Connection, key: str) -> list[OutboxRow]:
