@@ -195,20 +195,11 @@ def _negated_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int,
                 masked = _masked(text, cues, found)
             if pos in masked:
                 continue
-            end = pos + len(neg)
-            stop = end
-            limit = min(size, end + cues.negation_window + 1)
-            while stop < limit and text[stop] not in CLAUSE_BREAKS:
-                stop += 1
             # the scope covers words *starting* within the window after the cue
-            ranges.append((end, stop))
+            ranges.append(_scope_after(text, pos + len(neg), cues.negation_window + 1))
     for neg in found.present(cues.clause_negations):
         for pos in found.of(text, neg):
-            end = pos + len(neg)
-            stop = end
-            while stop < size and text[stop] not in CLAUSE_BREAKS:
-                stop += 1
-            ranges.append((end, stop))
+            ranges.append(_scope_after(text, pos + len(neg), size))
     for post in found.present(cues.post_negations):
         for pos in found.of(text, post):
             end = pos + len(post)
@@ -225,6 +216,14 @@ def _negated_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int,
     return ranges
 
 
+def _scope_after(text: str, end: int, width: int) -> tuple[int, int]:
+    """From ``end`` to the end of its clause, at most ``width`` characters."""
+    stop, limit = end, min(len(text), end + width)
+    while stop < limit and text[stop] not in CLAUSE_BREAKS:
+        stop += 1
+    return end, stop
+
+
 def _hypothetical_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     size = len(text)
@@ -237,25 +236,24 @@ def _hypothetical_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple
     return ranges
 
 
-def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
-    """The clause (between clause breaks) around ``start:end``."""
+def _around(text: str, start: int, end: int, breaks: frozenset[str]) -> tuple[int, int]:
     a = start
-    while a > 0 and text[a - 1] not in CLAUSE_BREAKS:
+    while a > 0 and text[a - 1] not in breaks:
         a -= 1
     b = end
-    while b < len(text) and text[b] not in CLAUSE_BREAKS:
+    while b < len(text) and text[b] not in breaks:
         b += 1
     return a, b
+
+
+def clause_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause (between clause breaks) around ``start:end``."""
+    return _around(text, start, end, CLAUSE_BREAKS)
 
 
 def sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
-    a = start
-    while a > 0 and text[a - 1] not in SENTENCE_BREAKS:
-        a -= 1
-    b = end
-    while b < len(text) and text[b] not in SENTENCE_BREAKS:
-        b += 1
-    return a, b
+    """The sentence (between sentence breaks) around ``start:end``."""
+    return _around(text, start, end, SENTENCE_BREAKS)
 
 
 def quote(original: str, start: int, end: int, context: int = 8) -> str:

@@ -20,25 +20,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from kesu.app import Services, create_app
+from kesu.app import create_app
 from kesu.intake import GroupCommitWriter
-from kesu.settings import Settings
 from kesu.store.db import utcnow
 from kesu.store.inbox import NewEvent
-from tests.test_intake import SECRET, post, sign
-
-
-@pytest.fixture
-def services(db_url):
-    settings = Settings()
-    settings.store.url = db_url
-    settings.helpdesk.url = "http://127.0.0.1:9"  # never called: no workers in these tests
-    settings.helpdesk.retries = 0
-    settings.helpdesk.timeout = 0.2
-    settings.helpdesk.webhook_secret = SECRET  # type: ignore[assignment]
-    svc = Services.build(settings, load_entrypoints=False)
-    yield svc
-    svc.close()
+from tests.test_intake import SECRET, post, services, sign  # noqa: F401 -- services is a fixture
 
 
 @pytest.fixture

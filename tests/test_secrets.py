@@ -68,15 +68,20 @@ def _settings(tmp_path: Path, **server) -> Settings:
     return s
 
 
-def test_start_warns_when_the_webhook_secret_or_api_token_is_missing(tmp_path, caplog):
-    services = Services.build(_settings(tmp_path), load_entrypoints=False)
+def _start_once(settings, caplog) -> str:
+    """Start the app once and return what it warned about."""
+    services = Services.build(settings, load_entrypoints=False)
     try:
         with caplog.at_level(logging.WARNING, logger="kesu.app"):
             with TestClient(create_app(services, workers=False)):
                 pass
     finally:
         services.close()
-    text = caplog.text
+    return caplog.text
+
+
+def test_start_warns_when_the_webhook_secret_or_api_token_is_missing(tmp_path, caplog):
+    text = _start_once(_settings(tmp_path), caplog)
     assert "webhook_secret" in text and "token" in text
 
 
@@ -84,14 +89,7 @@ def test_no_warning_when_both_are_set(tmp_path, caplog):
     s = _settings(tmp_path)
     s.helpdesk.webhook_secret = SecretStr("x" * 20)
     s.helpdesk.token = SecretStr("y" * 20)
-    services = Services.build(s, load_entrypoints=False)
-    try:
-        with caplog.at_level(logging.WARNING, logger="kesu.app"):
-            with TestClient(create_app(services, workers=False)):
-                pass
-    finally:
-        services.close()
-    assert "webhook_secret" not in caplog.text
+    assert "webhook_secret" not in _start_once(s, caplog)
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/docs", "/openapi.json", "/redoc"])
