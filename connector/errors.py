@@ -59,7 +59,8 @@ class TransientError(ConnectorError):
     ``retry_after`` is the helpdesk's own ``Retry-After`` (seconds) when it sent one (429, 503).
     ``maybe_applied`` is true when the request reached the helpdesk and only the answer is
     missing (read timeout, dropped connection, 502/504 from a proxy): a write may have landed,
-    so it must not be sent again before checking (issue 10 item 1).
+    so it must not be sent again before checking (issue 10 item 1). ``resend_unsafe`` is set
+    when that check could not be made: the transport does not resend such a write in-call.
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None,
@@ -67,6 +68,7 @@ class TransientError(ConnectorError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
         self.maybe_applied = maybe_applied
+        self.resend_unsafe = False
 
 
 class ConnectorTimeout(TransientError):

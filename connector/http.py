@@ -13,7 +13,11 @@ become :mod:`connector.errors` types:
 * a write that is not idempotent (a PUT carrying a note, ``message_post``) is never resent blind:
   when the failure says the request may have been applied (``maybe_applied``: read timeout,
   dropped connection, 502/504), the caller's ``check`` looks at the helpdesk first and the call
-  ends there when the write took;
+  ends there when the write took. A write the helpdesk is still working on (a slow call whose
+  answer timed out) may land after that first look: when it shows nothing, the check is made once
+  more after ``settle`` seconds before the write is sent again. When the check itself fails, the
+  write is not resent in this call at all (the error carries ``resend_unsafe``): the caller's own
+  recovery looks again later;
 * errors carry the method, the URL without secrets, the status and the helpdesk's own message,
   found by an extractor the connector passes in (each helpdesk words its errors differently).
 """
@@ -31,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connector.errors import (
     AuthenticationFailed,
@@ -181,6 +185,11 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return False
 
 
+def _may_resend(exc: BaseException) -> bool:
+    """In-call retry predicate: transient failures, unless resending could apply a write twice."""
+    return isinstance(exc, TransientError) and not exc.resend_unsafe
+
+
 class HttpTransport:
     """One helpdesk's HTTP session: base URL, auth headers, timeout, retries, error mapping.
 
@@ -203,7 +212,10 @@ class HttpTransport:
         backoff_max: float = BACKOFF_MAX,
         retry_after_cap: float = RETRY_AFTER_CAP,
         session: requests.Session | None = None,
+        settle: float | None = None,
     ) -> None:
+        """:param settle: seconds a write whose answer was lost is given to land before it is
+            checked a second time (and only then resent); the timeout by default."""
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
         if retries < 0:
@@ -216,6 +228,7 @@ class HttpTransport:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._retry_after_cap = retry_after_cap
+        self.settle = timeout if settle is None else settle
         if session is None:
             session = requests.Session()
             # No proxy/.netrc lookups from the environment on every request (≈1 ms of CPU per
@@ -258,7 +271,7 @@ class HttpTransport:
             sleep=self._sleep,
             stop=stop_after_attempt(self.retries + 1),
             wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(_may_resend),
             before_sleep=self._log_retry,
             reraise=True,
         )
@@ -286,7 +299,21 @@ class HttpTransport:
             try:
                 return self._send(method, url, params, data)
             except TransientError as exc:
-                if exc.maybe_applied and check():
+                if not exc.maybe_applied:
+                    raise
+                try:
+                    took = check()
+                    if not took and self.settle > 0:
+                        # A slow write may still be under way at the helpdesk: give it time to
+                        # land before looking again, never resend while it may be in flight.
+                        self._sleep(self.settle)
+                        took = check()
+                except ConnectorError as failed:
+                    exc.resend_unsafe = True  # cannot tell: the caller's recovery looks later
+                    log.warning("%s: cannot tell whether the write took (%s); not resent now",
+                                exc, failed)
+                    raise exc from failed
+                if took:
                     log.warning("%s: the write took although its answer was lost", exc)
                     return None
                 raise

@@ -328,7 +328,8 @@ class OdooClient:
 
     def call(
         self, model: str, method: str, ids: Sequence[int] | None = None, *,
-        positional: Sequence[str] = (), retry: bool = True, **params: Any,
+        positional: Sequence[str] = (), retry: bool = True,
+        check: Callable[[], bool] | None = None, **params: Any,
     ) -> Any:
         """Call ``model.method`` with named arguments; ``ids`` for record methods only.
 
@@ -338,30 +339,35 @@ class OdooClient:
             that are not idempotent (``create``, ``message_post``): a timed-out call may have
             been applied, so the pipeline's own retry (which first checks the note marker)
             decides instead.
+        :param check: for a write that must not be applied twice: after a failure that may have
+            been applied (a 502/504 or a read timeout), whether the write took, asked before any
+            resend (see :meth:`connector.http.HttpTransport.request`). When it took, the call
+            answers ``None``. With a check, in-call retries are safe and ``retry`` is ignored.
         """
         if not _MODEL_RE.match(model):
             raise InvalidRequest(f"not an Odoo model name: {model!r}")
         if not _METHOD_RE.match(method):
             raise InvalidRequest(f"not a public Odoo method name: {method!r}")
         if self.protocol == "json2":
-            return self._json2(model, method, ids, params, retry)
+            return self._json2(model, method, ids, params, retry, check)
         args: list[Any] = [list(ids)] if ids is not None else []
         args.extend(params.pop(name) for name in positional)
         return self._envelope("/jsonrpc", {
             "service": "object", "method": "execute_kw",
             "args": [self._require_db(), self.uid(), self._key, model, method, args, params],
-        }, f"{model}.{method}", retry=retry)
+        }, f"{model}.{method}", retry=retry, check=check)
 
     def _json2(
-        self, model: str, method: str, ids: Sequence[int] | None, params: JSON, retry: bool
+        self, model: str, method: str, ids: Sequence[int] | None, params: JSON, retry: bool,
+        check: Callable[[], bool] | None = None,
     ) -> Any:
         body = dict(params)
         if ids is not None:
             body["ids"] = list(ids)
-        transport = self.http if retry else self._http_once
+        transport = self.http if retry or check is not None else self._http_once
         self._count()
         try:
-            return transport.request("POST", f"/json/2/{model}/{method}", json=body)
+            return transport.request("POST", f"/json/2/{model}/{method}", json=body, check=check)
         except HelpdeskError as exc:
             raise _named(exc, model, method) from exc
 
@@ -372,13 +378,15 @@ class OdooClient:
     def _count(self) -> None:
         self._local.calls = self.thread_calls() + 1
 
-    def _envelope(self, path: str, params: JSON, what: str, *, retry: bool = True) -> Any:
-        """One JSON-RPC 2.0 call; Odoo's ``error`` envelope (HTTP 200) becomes our error."""
+    def _envelope(self, path: str, params: JSON, what: str, *, retry: bool = True,
+                  check: Callable[[], bool] | None = None) -> Any:
+        """One JSON-RPC 2.0 call; Odoo's ``error`` envelope (HTTP 200) becomes our error.
+        ``None`` when ``check`` found that a call whose answer was lost took."""
         self._count()
         body = {"jsonrpc": "2.0", "method": "call", "id": next(self._ids), "params": params}
-        transport = self.http if retry else self._http_once
+        transport = self.http if retry or check is not None else self._http_once
         try:
-            answer = transport.request("POST", path, json=body)
+            answer = transport.request("POST", path, json=body, check=check)
         except NotFound as exc:
             if path != "/jsonrpc":
                 raise
@@ -386,6 +394,8 @@ class OdooClient:
                 f"{what}: Odoo does not serve {path} (legacy RPC switched off? try protocol json2)",
                 method=exc.method, url=exc.url, status=exc.status, helpdesk_message=exc.helpdesk_message,
             ) from exc
+        if answer is None and check is not None:
+            return None  # the answer was lost and the check found the call applied
         if not isinstance(answer, dict):
             raise ProtocolError(f"{what}: expected a JSON-RPC object", method="POST",
                                 url=self.http.url(path))
@@ -415,13 +425,23 @@ class OdooClient:
     def read(self, model: str, ids: Sequence[int], fields: Sequence[str]) -> list[JSON]:
         return self._rows(self.call(model, "read", list(ids), fields=list(fields)), model, "read")
 
-    def write(self, model: str, ids: Sequence[int], vals: Mapping[str, Any]) -> None:
-        self.call(model, "write", list(ids), vals=dict(vals))
+    def write(self, model: str, ids: Sequence[int], vals: Mapping[str, Any], *,
+              check: Callable[[], bool] | None = None) -> None:
+        """``write``; ``check`` (whether the values are there) is asked before resending a write
+        whose answer was lost, so one write is never applied twice."""
+        self.call(model, "write", list(ids), vals=dict(vals), check=check)
 
-    def create(self, model: str, vals_list: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Create records; both protocols answer the new ids as a list for a list argument."""
+    def create(self, model: str, vals_list: Sequence[Mapping[str, Any]], *,
+               check: Callable[[], bool] | None = None) -> list[int]:
+        """Create records; both protocols answer the new ids as a list for a list argument.
+
+        Without ``check`` a create whose answer is lost is not retried in-call (it may have been
+        applied); with one, ``check`` decides, and ``[]`` means the records were found created.
+        """
         result = self.call(model, "create", vals_list=[dict(v) for v in vals_list],
-                           positional=("vals_list",), retry=False)
+                           positional=("vals_list",), retry=False, check=check)
+        if result is None and check is not None:
+            return []
         ids = [result] if isinstance(result, int) else result
         if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
             raise ProtocolError(f"{model}.create: expected ids, got {result!r}")
@@ -433,9 +453,11 @@ class OdooClient:
             raise ProtocolError(f"{model}.fields_get: expected an object, got {type(result).__name__}")
         return result
 
-    def message_post(self, model: str, record_id: int, **params: Any) -> int | None:
-        """Post a message; legacy answers the id, JSON-2 ``[id]`` (a recordset's ids)."""
-        result = self.call(model, "message_post", [record_id], retry=False, **params)
+    def message_post(self, model: str, record_id: int, *, check: Callable[[], bool] | None = None,
+                     **params: Any) -> int | None:
+        """Post a message; legacy answers the id, JSON-2 ``[id]`` (a recordset's ids). ``None``
+        also when the answer was lost and ``check`` found the message posted."""
+        result = self.call(model, "message_post", [record_id], retry=False, check=check, **params)
         if isinstance(result, list):
             result = result[0] if result else None
         return result if isinstance(result, int) and not isinstance(result, bool) else None

@@ -385,8 +385,11 @@ class OdooConnector(Connector):
         schema = self.schema
         rid = _record_id(ticket.ref.id)
         vals = self._vals(writes)
+        # Each call below carries a check: when its answer is lost (a 504 after Odoo committed,
+        # a read timeout on a slow call) the transport looks whether it took before sending it
+        # again, so nothing is applied twice (issue 10 item 1).
         if vals:
-            self.client.write(TICKET_MODEL, [rid], vals)
+            self.client.write(TICKET_MODEL, [rid], vals, check=lambda: self._write_took(rid, vals))
         todos = writes.todos
         if todos and recovered is True:
             todos = []  # the marker note is posted last: the to-dos landed before it
@@ -394,16 +397,56 @@ class OdooConnector(Connector):
             todos = self._todos_not_yet_there(rid, todos)
         if todos:
             owner = writes.owner or ticket.owner
-            self.client.create("mail.activity", [self._activity(rid, t, owner) for t in todos])
+            wanted = list(todos)
+            self.client.create("mail.activity", [self._activity(rid, t, owner) for t in todos],
+                               check=lambda: not self._todos_not_yet_there(rid, wanted))
         if writes.note:
             params: JSON = {"body": note_html(writes.note), "message_type": "comment",
                             "subtype_xmlid": "mail.mt_note"}
-            if writes.note_subject:
-                params["subject"] = writes.note_subject
+            subject = writes.note_subject
+            if subject:
+                params["subject"] = subject
             if schema.version.major >= HTML_BODY_SINCE:
                 params["body_is_html"] = True
-            self.client.message_post(TICKET_MODEL, rid, **params)
+            # Without a marker subject a posted note cannot be recognised: not retried in-call.
+            self.client.message_post(TICKET_MODEL, rid, **params, check=(
+                (lambda: self._marker_posted(rid, subject)) if subject else None))
         return ApplyResult(calls=self.client.thread_calls() - started)
+
+    def _marker_posted(self, rid: int, subject: str) -> bool:
+        """Whether the note with this marker subject is on the ticket (one search)."""
+        return bool(self.client.search_read(
+            "mail.message",
+            [("model", "=", TICKET_MODEL), ("res_id", "=", rid), ("subject", "=", subject)],
+            ["id"], limit=1,
+        ))
+
+    def _write_took(self, rid: int, vals: JSON) -> bool:
+        """Whether a ``write`` whose answer was lost was applied: every value it sent is on the
+        ticket (one read). kesu writes only values that differ from the ticket it read, so values
+        found there are the write's own. Many2one fields read back as ``[id, name]``; tag
+        commands ``(4, id)`` / ``(3, id)`` are checked against ``tag_ids``."""
+        rows = self.client.read(TICKET_MODEL, [rid], list(vals))
+        if not rows:
+            return False
+        row = rows[0]
+        for key, value in vals.items():
+            held = row.get(key)
+            if key == "tag_ids":
+                have = {t for t in held or [] if isinstance(t, int)}
+                for command in value:
+                    if command[0] == 4 and command[1] not in have:
+                        return False
+                    if command[0] == 3 and command[1] in have:
+                        return False
+                continue
+            if isinstance(held, list) and len(held) == 2 and not isinstance(value, list):
+                held = held[0]  # many2one: [id, display name]
+            if held is False and value is None:
+                continue
+            if held != value:
+                return False
+        return True
 
     def _vals(self, writes: WriteSet) -> JSON:
         vals: JSON = dict(writes.fields)

@@ -166,13 +166,22 @@ class ZammadClient:
         result = self.http.request("PUT", path, json=body, check=check)
         return result if isinstance(result, dict) else {}
 
-    def add_tag(self, ticket_id: str | int, tag: str) -> None:
-        """``POST /tags/add``; adding a present tag is a no-op in Zammad."""
-        self.http.request("POST", "/tags/add", json=self._tag_body(ticket_id, tag))
+    def add_tag(self, ticket_id: str | int, tag: str, *, check: Callable[[], bool] | None = None) -> None:
+        """``POST /tags/add``; adding a present tag is a no-op in Zammad. ``check`` (is the tag
+        there?) is asked before resending a call whose answer was lost."""
+        self.http.request("POST", "/tags/add", json=self._tag_body(ticket_id, tag), check=check)
 
-    def remove_tag(self, ticket_id: str | int, tag: str) -> None:
-        """``DELETE /tags/remove`` (with a JSON body, as Zammad wants)."""
-        self.http.request("DELETE", "/tags/remove", json=self._tag_body(ticket_id, tag))
+    def remove_tag(self, ticket_id: str | int, tag: str, *, check: Callable[[], bool] | None = None) -> None:
+        """``DELETE /tags/remove`` (with a JSON body, as Zammad wants); ``check`` as for
+        :meth:`add_tag` (is the tag gone?)."""
+        self.http.request("DELETE", "/tags/remove", json=self._tag_body(ticket_id, tag), check=check)
+
+    def tags(self, ticket_id: str | int) -> list[str]:
+        """``GET /tags?object=Ticket&o_id=``: the ticket's tags."""
+        path = "/tags"
+        data = self._get(path, {"object": "Ticket", "o_id": int(_check_id(ticket_id, "ticket"))})
+        tags = data.get("tags") if isinstance(data, dict) else None
+        return [str(t) for t in tags] if isinstance(tags, list) else []
 
     @staticmethod
     def _tag_body(ticket_id: str | int, tag: str) -> JSON:

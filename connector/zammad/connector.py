@@ -468,11 +468,14 @@ class ZammadConnector(Connector):
             self.client.update_ticket(ticket.ref.id, fields, article,
                                       check=lambda: self._put_took(ticket.ref.id, fields, article))
             calls += 1
+        # Tag calls change nothing when repeated, but a lost answer is still checked rather than
+        # sent again (the tag is read back), so no call is ever repeated blind.
+        tid = ticket.ref.id
         for tag in dict.fromkeys(writes.add_tags):
-            self.client.add_tag(ticket.ref.id, tag)
+            self.client.add_tag(tid, tag, check=lambda tag=tag: tag in self.client.tags(tid))
             calls += 1
         for tag in dict.fromkeys(writes.remove_tags):
-            self.client.remove_tag(ticket.ref.id, tag)
+            self.client.remove_tag(tid, tag, check=lambda tag=tag: tag not in self.client.tags(tid))
             calls += 1
         return ApplyResult(calls=calls)
 

@@ -249,10 +249,41 @@ def test_put_with_note_answered_504_is_checked_and_not_resent_when_it_took(make_
 
 @responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
 def test_write_whose_check_says_missing_is_sent_again(make_client, sleeps):
+    """Not there at once nor after the settle wait (the timeout: a slow write gets that long to
+    land): only then is it sent again."""
     responses.put(f"{API}/tickets/7", body=requests.exceptions.ReadTimeout("read timed out"))
     responses.put(f"{API}/tickets/7", json={"id": 7})
-    result = make_client().update_ticket(7, {}, {"body": "n", "subject": "kesu #a"}, check=lambda: False)
-    assert result == {"id": 7} and len(responses.calls) == 2 and sleeps == [0.5]
+    checks: list[int] = []
+    result = make_client().update_ticket(7, {}, {"body": "n", "subject": "kesu #a"},
+                                         check=lambda: bool(checks.append(1)))
+    assert result == {"id": 7} and len(responses.calls) == 2
+    assert checks == [1, 1] and sleeps == [DEFAULT_TIMEOUT, 0.5]
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_slow_write_that_lands_after_the_first_look_is_not_resent(make_client, sleeps):
+    """Timed out, still under way at Zammad: the first look finds nothing, the second (after the
+    settle wait) finds it, and it is not sent a second time."""
+    responses.put(f"{API}/tickets/7", body=requests.exceptions.ReadTimeout("read timed out"))
+    looks = iter([False, True])
+    result = make_client().update_ticket(7, {}, {"body": "n", "subject": "kesu #a"},
+                                         check=lambda: next(looks))
+    assert result == {} and len(responses.calls) == 1 and sleeps == [DEFAULT_TIMEOUT]
+
+
+@responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)
+def test_a_write_whose_check_fails_is_not_resent_in_the_call(make_client, sleeps):
+    """The look itself fails: whether the write took is unknown, so it is not sent again here;
+    the error says so and goes to the caller (the pipeline's recovery looks again later)."""
+    responses.put(f"{API}/tickets/7", status=504)
+
+    def check() -> bool:
+        raise ConnectorUnavailable("cannot connect", method="GET", url=f"{API}/tickets/7")
+
+    with pytest.raises(ConnectorUnavailable) as lost:
+        make_client().update_ticket(7, {}, {"body": "n", "subject": "kesu #a"}, check=check)
+    assert lost.value.status == 504 and lost.value.resend_unsafe
+    assert len(responses.calls) == 1 and sleeps == []
 
 
 @responses.activate(registry=OrderedRegistry, assert_all_requests_are_fired=True)

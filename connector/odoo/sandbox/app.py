@@ -133,7 +133,10 @@ class SandboxApp:
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.status is None and fault.error is None:
-            return await handled.run()
+            response = await handled.run()
+            if fault.hold:
+                await asyncio.sleep(fault.hold)  # applied; the answer comes late
+            return response
         if fault.apply_then_fail:
             await handled.run()  # the call is applied; its answer is lost
         if fault.error is not None:

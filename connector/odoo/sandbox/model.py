@@ -114,6 +114,18 @@ class Txn:
     deliveries: list[Delivery] = field(default_factory=list)
     done: set[tuple[int, str, int]] = field(default_factory=set)
     event: threading.Event | None = None
+    writes: list[WriteRecord] = field(default_factory=list)  # logged when committed
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """One committed ``create`` or ``write`` (the sandbox's write log)."""
+
+    uid: int
+    model: str
+    operation: str  # "create" | "write"
+    ids: tuple[int, ...]
+    vals: dict[str, Any]
 
 
 @dataclass
@@ -338,6 +350,7 @@ class OdooState:
         self.sessions: dict[str, int] = {}
         self.sequences: dict[str, int] = {}
         self.deprecation_warnings = 0
+        self.write_log: list[WriteRecord] = []  # committed creates and writes (tests count them)
         self._model_ids: dict[str, int] = {}
         self._xmlids: dict[str, tuple[str, int]] = {}
         self._boot = datetime(2025, 1, 6, 8, 0, 0)
@@ -467,6 +480,7 @@ class OdooState:
             txn.snapshots[key] = dict(cur) if cur is not None else None
 
     def rollback(self, txn: Txn) -> None:
+        txn.writes.clear()
         for (model, rid), snap in txn.snapshots.items():
             if snap is None:
                 self.tables[model].pop(rid, None)
@@ -494,6 +508,8 @@ class OdooState:
             self._release(txn)
 
     def _release(self, txn: Txn) -> None:
+        self.write_log.extend(txn.writes)  # empty after a rollback
+        txn.writes.clear()
         self._open.pop(txn.id, None)
         if txn.event is not None:
             txn.event.set()
@@ -759,6 +775,8 @@ class OdooState:
                 md.constrains(self, txn, self.tables[model][rid])
             ids.append(rid)
             created.append(rec)
+        txn.writes.append(WriteRecord(txn.uid, model, "create", tuple(ids),
+                                      {"vals_list": copy.deepcopy(vals_list)}))
         self._run_automations(txn, md, created)
         return ids
 
@@ -767,6 +785,7 @@ class OdooState:
         if check:
             self.check_access(txn, md, "write")
         vals = self._clean_vals(md, vals)
+        txn.writes.append(WriteRecord(txn.uid, model, "write", tuple(ids), copy.deepcopy(vals)))
         view = View(self, txn)
         recs = self._existing(view, md, ids, txn)
         for rec in recs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -17,7 +18,7 @@ from . import errors, rpc, seeds
 from .app import SandboxApp
 from .errors import RpcError
 from .fields import plaintext
-from .model import SUPERUSER_ID, Clock, Locked, OdooState, Txn, View
+from .model import SUPERUSER_ID, Clock, Locked, OdooState, Txn, View, WriteRecord
 from .webhooks import DeliveryRecord, WebhookSender
 
 DEFAULT_WEBHOOK_FIELDS = (
@@ -40,6 +41,9 @@ class Fault:
     delay: float = 0.0
     apply_then_fail: bool = False
     body: Any = None
+    hold: float = 0.0  # seconds to wait AFTER the call was applied, before answering
+    rate: float = 1.0  # share of matching calls that fail (seeded draw); 1.0 = every one
+    rng: random.Random | None = None
     hits: int = 0
 
     def matches(self, protocol: str, model: str | None, method: str) -> bool:
@@ -48,6 +52,10 @@ class Fault:
             and (self.model in (None, "*") or self.model == model)
             and (self.method in (None, "*") or self.method == method)
         )
+
+    def draw(self) -> bool:
+        """Whether this matching call is one of the ``rate`` that fail."""
+        return self.rate >= 1.0 or (self.rng or random).random() < self.rate
 
     @property
     def exhausted(self) -> bool:
@@ -156,7 +164,7 @@ class SandboxOdoo:
             return None
         with self._hook_lock:
             for fault in self._faults:
-                if not fault.exhausted and fault.matches(protocol, model, method):
+                if not fault.exhausted and fault.matches(protocol, model, method) and fault.draw():
                     fault.hits += 1
                     return fault
         return None
@@ -174,6 +182,9 @@ class SandboxOdoo:
         delay: float = 0.0,
         apply_then_fail: bool = False,
         body: Any = None,
+        hold: float = 0.0,
+        rate: float = 1.0,
+        seed: int | None = None,
     ) -> Fault:
         """Make the next ``times`` matching calls fail (``times=None``: all of them).
 
@@ -181,10 +192,14 @@ class SandboxOdoo:
         (``"write"``) or ``"common.login"``. ``status=None`` with ``delay`` only slows the call down;
         ``error="UserError"`` (any Odoo/Python exception name, ``message``) answers with that
         exception in the protocol's own error shape instead of an HTTP status (``body`` replaces the
-        default HTML error page); ``apply_then_fail`` performs the call, then answers the failure.
+        default HTML error page); ``apply_then_fail`` performs the call, then answers the failure;
+        ``status=None`` with ``hold`` applies the call, then waits before answering. ``rate``: only
+        that share of the matching calls fail, drawn at random (``seed`` makes the draws
+        repeatable); ``times`` then counts the failures.
         """
         fault = Fault(protocol, model, method, status=status, error=error, message=message, times=times,
-                      delay=delay, apply_then_fail=apply_then_fail, body=body)
+                      delay=delay, apply_then_fail=apply_then_fail, body=body, hold=hold, rate=rate,
+                      rng=random.Random(seed) if rate < 1.0 else None)
         with self._hook_lock:
             self._faults.append(fault)
         return fault
@@ -201,6 +216,13 @@ class SandboxOdoo:
     def reset_calls(self) -> None:
         with self._hook_lock:
             self._calls.clear()
+
+    @property
+    def write_log(self) -> list[WriteRecord]:
+        """Every committed ``create``/``write`` (who, model, ids, values), oldest first: what
+        reached the database, whether or not its answer reached the caller."""
+        with self.state.lock:
+            return list(self.state.write_log)
 
     def count(self, model: str | None = None, method: str | None = None, protocol: str | None = None) -> int:
         return sum(

@@ -198,6 +198,7 @@ class ZammadState:
         self.triggers: dict[int, dict[str, Any]] = {}
         self.custom_attributes: dict[str, Any] = {}
         self.transactions: list[TransactionRecord] = []
+        self.write_log: list[dict[str, Any]] = []  # applied updates and tag changes (tests count them)
         self._next = {"user": 1, "organization": 1, "group": 1, "ticket": 1, "article": 1,
                       "webhook": 1, "trigger": 1}
         self._ticket_counter = 0
@@ -1104,6 +1105,8 @@ class ZammadState:
                 k: [t.get(k), new.get(k)] for k in new
                 if new.get(k) != t.get(k) and k not in seeds.IGNORED_CHANGE_KEYS
             }
+            self.write_log.append({"ticket_id": t["id"], "user_id": uid, "op": "update",
+                                   "values": copy.deepcopy(dict(params))})
             if not changes and prepared is None:
                 return t  # nothing to save: no updated_at bump, no transaction
             new["updated_at"] = now
@@ -1268,6 +1271,8 @@ class ZammadState:
             if not self.is_agent(uid):
                 raise forbidden()
             self._tag_add(t, str(item), touch=True)
+            self.write_log.append({"ticket_id": t["id"], "user_id": uid, "op": "tag_add",
+                                   "values": {"item": str(item)}})
             return True
 
     def tag_remove(self, uid: int, obj: str, o_id: Any, item: Any) -> bool:
@@ -1282,6 +1287,8 @@ class ZammadState:
             key = str(item).strip().lower()
             self.tags[t["id"]] = [x for x in self.tags.get(t["id"], []) if x.lower() != key]
             self._touch(t)
+            self.write_log.append({"ticket_id": t["id"], "user_id": uid, "op": "tag_remove",
+                                   "values": {"item": str(item)}})
             return True
 
     # ------------------------------------------------------------------ webhooks & triggers

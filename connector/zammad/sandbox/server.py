@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -32,7 +33,13 @@ class Fault:
     apply_then_fail: bool = False
     body: Any = None
     hold: float = 0.0  # seconds to wait AFTER the request was applied, before answering
+    rate: float = 1.0  # share of matching requests that fail (seeded draw); 1.0 = every one
+    rng: random.Random | None = None
     hits: int = 0
+
+    def draw(self) -> bool:
+        """Whether this matching request is one of the ``rate`` that fail."""
+        return self.rate >= 1.0 or (self.rng or random).random() < self.rate
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in (None, "*", "") and self.method.upper() != method:
@@ -143,7 +150,7 @@ class SandboxZammad:
             return None
         with self._hook_lock:
             for fault in self._faults:
-                if not fault.exhausted and fault.matches(method, path):
+                if not fault.exhausted and fault.matches(method, path) and fault.draw():
                     fault.hits += 1
                     return fault
         return None
@@ -159,6 +166,8 @@ class SandboxZammad:
         apply_then_fail: bool = False,
         body: Any = None,
         hold: float = 0.0,
+        rate: float = 1.0,
+        seed: int | None = None,
     ) -> Fault:
         """Make the next ``times`` matching requests fail (``times=None``: all of them).
 
@@ -166,12 +175,14 @@ class SandboxZammad:
         ``apply_then_fail`` performs the request and answers ``status`` instead of the result;
         ``body`` replaces the default ``{"error": <reason phrase>}`` (str/bytes → text/html);
         ``hold`` applies the request, then waits before answering (a client killed meanwhile
-        never learns that its write succeeded).
+        never learns that its write succeeded). ``rate``: only that share of the matching
+        requests fail, drawn at random (``seed`` makes the draws repeatable); ``times`` then
+        counts the failures.
         """
         fault = Fault(
             method=method, pattern=re.compile(path_regex), status=status, times=times,
             retry_after=retry_after, delay=delay, apply_then_fail=apply_then_fail, body=body,
-            hold=hold,
+            hold=hold, rate=rate, rng=random.Random(seed) if rate < 1.0 else None,
         )
         with self._hook_lock:
             self._faults.append(fault)
@@ -189,6 +200,14 @@ class SandboxZammad:
     def reset_calls(self) -> None:
         with self._hook_lock:
             self._calls.clear()
+
+    @property
+    def write_log(self) -> list[dict[str, Any]]:
+        """Every ticket update and tag change that was applied (``ticket_id``, ``user_id``,
+        ``op``: ``update``/``tag_add``/``tag_remove``, ``values``), oldest first, whether or not
+        its answer reached the caller. An update that changed nothing is logged too."""
+        with self.state.lock:
+            return [dict(w) for w in self.state.write_log]
 
     def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
         """Number of API requests so far; ``path_prefix`` may omit ``/api/v1``."""
