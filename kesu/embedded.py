@@ -92,13 +92,21 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def provision(settings: Settings, embedded: Embedded | None = None) -> Any:
-    """Create/update kesu's webhook and trigger in the helpdesk (idempotent)."""
+def provision(settings: Settings, embedded: Embedded | None = None, *, dry_run: bool = False,
+              admin_key: str | None = None, admin_login: str | None = None) -> Any:
+    """Create/update kesu's webhook and trigger and every ticket field the enabled policies name
+    (``kesu.provision.declared_fields``) in the helpdesk (idempotent); ``dry_run`` writes nothing."""
+    from kesu.provision import declared_fields
+
+    fields = declared_fields(settings)
+    language = settings.notes.language
     if settings.helpdesk.kind == "odoo":
         from connector.odoo.setup import setup_from_settings
 
-        admin_key = embedded.sandbox.api_key_for("admin") if embedded is not None else None
-        return setup_from_settings(settings.helpdesk, admin_key=admin_key, admin_login="admin" if admin_key else None)
+        if embedded is not None:
+            admin_key, admin_login = embedded.sandbox.api_key_for("admin"), "admin"
+        return setup_from_settings(settings.helpdesk, admin_key=admin_key, admin_login=admin_login if admin_key else None,
+                                   fields=fields, language=language, dry_run=dry_run)
     from connector.zammad.client import ZammadClient
     from connector.zammad.setup import provision as zammad_provision
 
@@ -111,6 +119,9 @@ def provision(settings: Settings, embedded: Embedded | None = None) -> Any:
             webhook_url=f"{hd.webhook_base_url.rstrip('/')}/webhooks/{hd.kind}",
             secret=hd.webhook_secret.get_secret_value(),
             bot_user_id=bot_id,
+            fields=fields,
+            language=language,
+            dry_run=dry_run,
         )
     finally:
         client.close()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kesu.facts import Facts
     from kesu.history import History
     from kesu.models import Ticket, TicketEvent
+    from kesu.ticket_fields import TicketField
     from plugins.plan import Plan
 
 PROJECT = "kesu"
@@ -46,6 +47,23 @@ def kesu_policy_config() -> type[BaseModel] | None:
     Results: collected per plugin (the host calls each implementation on its own).
 
     :returns: a ``pydantic.BaseModel`` subclass whose fields all have defaults.
+    """
+
+
+@hookspec
+def kesu_ticket_fields(config: BaseModel | None) -> Iterable[TicketField] | None:
+    """Return the ticket fields this plugin's configuration names (fields agents fill in).
+
+    Called by ``kesu zammad setup``, ``kesu odoo setup`` and ``missing_fields`` with this plugin's
+    validated configuration. A field belongs here exactly when the configuration names it (an empty
+    name: no field); its options come from the configuration too (the profile's causes, tiers ...).
+    A plugin that reads no ticket field does not implement this hook.
+
+    Results: collected per plugin; declarations of one name are merged (options unioned, the first
+    plugin's labels kept); two incompatible types for one name are a configuration error.
+
+    :param config: this plugin's validated ``[policies.<name>]`` model (``None`` without one).
+    :returns: ``kesu.ticket_fields.TicketField`` objects.
     """
 
 

@@ -24,6 +24,7 @@ from kesu.effects import BaseEffect, Effect, RecordComplaint, effect_adapter
 from kesu.facts import Facts, merge_facts
 from kesu.history import EmptyHistory, History
 from kesu.models import Ticket, TicketEvent
+from kesu.ticket_fields import FieldConflict, TicketField, merge_fields
 from plugins import hookspecs
 from plugins.plan import merge_record
 from policies import profiles
@@ -45,6 +46,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "penalties": "policies.penalties",
     "followups": "policies.followups",
     "compensation": "policies.compensation",
+    "notifiers": "kesu.notifiers.plugin",  # group bots (WeCom, DingTalk, Feishu); delivers nothing unconfigured
 }
 #: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
 #: cannot talk to any helpdesk.
@@ -248,6 +250,23 @@ class PluginHost:
         result.record = working
         return result
 
+    def ticket_fields(self) -> list[TicketField]:
+        """The ticket fields the enabled plugins' configurations name (``kesu_ticket_fields``),
+        merged in registration order (the facts plugin's labels first)."""
+        declared: list[TicketField] = []
+        order = lambda i: self.precedence.get(i.plugin_name, 1 << 30)  # noqa: E731
+        for impl in sorted(self.pm.hook.kesu_ticket_fields.get_hookimpls(), key=order):
+            kwargs = {"config": self.configs.get(impl.plugin_name)}
+            for item in impl.function(**{k: kwargs[k] for k in impl.argnames}) or ():
+                if not isinstance(item, TicketField):
+                    raise PluginConfigError(f"plugin {impl.plugin_name!r}: kesu_ticket_fields returned "
+                                            f"{type(item).__name__}, not a TicketField")
+                declared.append(item)
+        try:
+            return merge_fields(declared)
+        except FieldConflict as exc:
+            raise PluginConfigError(str(exc)) from None
+
     def connector_class(self, kind: str) -> type[Connector]:
         classes: dict[str, type[Connector]] = {}
         for impl in self.pm.hook.kesu_register_connectors.get_hookimpls():
@@ -348,6 +367,25 @@ def _explain(plugin: str, exc: ValidationError) -> str:
     lines = [f"invalid configuration in [policies.{plugin}]:"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(section)"
-        got = err.get("input")
+        got = redact_secrets(err.get("input"), secret=_is_secret(key.rpartition(".")[2]))
         lines.append(f"  {key}: {err['msg']} (got {got!r})")
     return "\n".join(lines)
+
+
+_SECRET_WORDS = ("secret", "token", "key", "password", "webhook")
+
+
+def _is_secret(name: str) -> bool:
+    """``secret``, ``webhook``, ``api_key``, ``access_token`` ... (not ``keywords``)."""
+    name = name.lower()
+    return any(name == w or name.endswith("_" + w) for w in _SECRET_WORDS)
+
+
+def redact_secrets(value: Any, *, secret: bool = False) -> Any:
+    """A rejected value as shown in the error, without secrets (a bot's webhook address carries
+    its key; a section that fails as a whole would show every value in it)."""
+    if secret and value:
+        return "[redacted]"
+    if isinstance(value, Mapping):
+        return {k: redact_secrets(v, secret=_is_secret(str(k))) for k, v in value.items()}
+    return value

@@ -43,6 +43,7 @@ from kesu.effects import (
 )
 from kesu.facts import Facts
 from kesu.models import Article, Priority, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 from policies.calendar import BusinessCalendar, CalendarConfig
 
@@ -348,6 +349,33 @@ class Context:
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return DeadlinesConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: DeadlinesConfig) -> list[TicketField]:
+    """The extension fields (R-EXT-6.18, R-EXT-6.27) and every time a rule starts from or is met by."""
+    ext = config.extension
+    out = [
+        TicketField(name=ext.extended_to, type="datetime", label="延期至", label_en="Extended to",
+                    named_by=named("deadlines.extension", "extended_to")),
+        TicketField(name=ext.approved_by, type="text", label="延期批准人", label_en="Extension approved by",
+                    named_by=named("deadlines.extension", "approved_by")),
+        TicketField(name=ext.reason, type="text", label="延期原因", label_en="Extension reason",
+                    named_by=named("deadlines.extension", "reason")),
+        TicketField(name=ext.customer_consent, type="boolean", label="客户同意延期", label_en="Customer agreed to extend",
+                    named_by=named("deadlines.extension", "customer_consent")),
+    ]
+    out = [f for f in out if f.name]
+    for rule_id, spec in config.rules.items():
+        if spec.start.startswith("field:"):
+            out.append(TicketField(name=spec.start[len("field:"):], type="datetime", label=f"{spec.what}（起算时间）",
+                                   label_en=f"{spec.what_en} (start)",
+                                   named_by=named(f'deadlines.rules."{rule_id}"', "start")))
+        if spec.met == "field" and spec.met_field:
+            out.append(TicketField(name=spec.met_field, type="datetime", label=f"{spec.what}（完成时间）",
+                                   label_en=f"{spec.what_en} (done)",
+                                   named_by=named(f'deadlines.rules."{rule_id}"', "met_field")))
+    return out
 
 
 @hookimpl

@@ -42,6 +42,7 @@ from kesu.effects import (
 from kesu.facts import Facts
 from kesu.history import History
 from kesu.models import EventKind, Priority, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 from policies.calendar import BusinessCalendar
 from policies.deadlines import iso, parse_time
@@ -313,6 +314,15 @@ def _first_done(done: list[str]) -> str:
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return EscalationConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: EscalationConfig) -> list[TicketField]:
+    """R-ESC-6.31: did the customer accept the delay (是 / 否; empty: the agent is asked)."""
+    if not config.understanding_field or "R-ESC-6.31" not in config.rules:
+        return []
+    return [select(config.understanding_field, "客户是否谅解", "Customer accepted the delay",
+                   [("yes", "是", "Yes"), ("no", "否", "No")], named("escalation", "understanding_field"))]
 
 
 @hookimpl

@@ -36,7 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from kesu.effects import Effect, InternalNote, RecordComplaint
 from kesu.facts import FLAG_NAMES, Facts
+from kesu import ticket_fields
 from kesu.models import EventKind, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField
 from plugins import hookimpl
 from policies.lexicon import (
     DEFAULT_CLAUSE_NEGATIONS,
@@ -833,3 +835,45 @@ def _correction_zh(fact: str, c: Mapping[str, Any], facts: Facts, config: FactsC
     name = _FACT_ZH.get(fact) or (facts.label(fact) if fact.startswith("flag:") else fact)
     words = f"（原话{c['words']}）" if c.get("words") else ""
     return f"以坐席填写为准：{name} = {shown(c['agent'])}；系统从客户原话读取为 {shown(c['text'])}{words}，已记为更正样本"
+
+
+# What each configured field holds: (type, Chinese label, English label).
+_FIELD_KINDS: dict[str, tuple[str, str, str]] = {
+    "cause": ("select", "客诉原因", "Complaint cause"),
+    "category": ("select", "客诉类别", "Complaint category"),
+    "channel": ("select", "客诉渠道", "Complaint channel"),
+    "loss_amount": ("decimal", "直接经济损失（元）", "Direct loss (yuan)"),
+    "people": ("integer", "涉及人数", "People affected"),
+    "batch": ("text", "批号", "Batch number"),
+    "flags": ("multiselect", "客诉标记", "Complaint flags"),
+    "validity": ("select", "投诉有效性", "Complaint validity"),
+    "followup_outcome": ("select", "回访结果", "Follow-up outcome"),
+    "target": ("text", "投诉对象", "Complaint target"),
+}
+_VALUE_EN = {"consumer": "Consumer", "channel": "Channel", "valid": "Valid", "invalid": "Invalid",
+             "satisfied": "Satisfied", "dissatisfied": "Dissatisfied", "unreachable": "Unreachable"}
+
+
+@hookimpl
+def kesu_ticket_fields(config: FactsConfig) -> list[TicketField]:
+    """``[policies.facts.fields]``: each named field, its choices from this configuration (the
+    causes, categories and flags with their labels; the first word of each value list)."""
+    choices: dict[str, list[tuple[str, str, str]]] = {
+        "cause": [(k, r.label, k) for k, r in config.causes.items()],
+        "category": [(k, r.label, k) for k, r in config.categories.items()],
+        "flags": [(k, r.label, k) for k, r in config.flags.items()],
+    }
+    for fact, table in (("channel", config.values.channel), ("validity", config.values.validity),
+                        ("followup_outcome", config.values.followup_outcome)):
+        choices[fact] = [(k, (words or [k])[0], _VALUE_EN.get(k, k)) for k, words in table.items()]
+    out = []
+    for fact, (kind, label, label_en) in _FIELD_KINDS.items():
+        name = getattr(config.fields, fact)
+        if not name:
+            continue
+        where = ticket_fields.named("facts.fields", fact)
+        if kind in ("select", "multiselect"):
+            out.append(ticket_fields.select(name, label, label_en, choices[fact], where, multi=kind == "multiselect"))
+        else:
+            out.append(TicketField(name=name, type=kind, label=label, label_en=label_en, named_by=where))
+    return out

@@ -54,6 +54,7 @@ from kesu.effects import (
 )
 from kesu.facts import Facts
 from kesu.models import EventKind, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 
 #: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
@@ -381,6 +382,24 @@ class _Run:
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return FollowupsConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: FollowupsConfig) -> list[TicketField]:
+    """The record's, the solution's and the report's fields (labels from the configuration) and the
+    field that closes the corrective actions (R-CAPA-1.7.4)."""
+    out = []
+    for section, check, multiline in (("followups.solution", config.solution, False),
+                                      ("followups.record_fields", config.record_fields, True),
+                                      ("followups.report", config.report, True)):
+        if check.enabled:
+            out += [TicketField(name=name, type="text", label=label, label_en=name.replace("_", " ").capitalize(),
+                                multiline=multiline, named_by=named(section, f"fields.{name}"))
+                    for name, label in check.fields.items()]
+    if config.capa.enabled:
+        out.append(TicketField(name=config.capa.done_field, type="boolean", label="纠正预防措施已完成",
+                               label_en="Corrective actions done", named_by=named("followups.capa", "done_field")))
+    return out
 
 
 @hookimpl

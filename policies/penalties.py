@@ -30,6 +30,7 @@ from kesu.effects import Effect, InternalNote, LedgerEntry, SetState
 from kesu.facts import Facts
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 
 #: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
@@ -247,6 +248,19 @@ def _escalated(record: Mapping[str, Any], rule_ids: Iterable[str]) -> str | None
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return PenaltiesConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: PenaltiesConfig) -> list[TicketField]:
+    """Who is responsible: the person (责任人) and the institution (e.g. a branch)."""
+    out = []
+    if config.person_field:
+        out.append(TicketField(name=config.person_field, type="text", label="责任人", label_en="Person responsible",
+                               named_by=named("penalties", "person_field")))
+    if config.institution_field:
+        out.append(TicketField(name=config.institution_field, type="text", label="责任机构",
+                               label_en="Institution responsible", named_by=named("penalties", "institution_field")))
+    return out
 
 
 @hookimpl

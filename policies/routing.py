@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kesu.effects import AssignGroup, AssignOwner, Effect, InternalNote, Notify, RecordComplaint, SetState
 from kesu.facts import Facts
 from kesu.models import EventKind, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 
 #: This plugin's name (plugins.manager.BUILTIN_PLUGINS). Its effects carry it from the start, so the
@@ -95,6 +96,18 @@ def _decided_by_person(facts: Facts) -> bool:
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return RoutingConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: RoutingConfig) -> list[TicketField]:
+    """The field the note asks for when nothing decides the units: the routing table's causes (or,
+    for a profile that routes by category, its categories) are its choices."""
+    if not config.cause_field:
+        return []
+    keys = list(config.causes) or list(config.categories)
+    return [select(config.cause_field, "客诉原因" if config.causes else "客诉类别",
+                   "Complaint cause" if config.causes else "Complaint category",
+                   [(k, k, k) for k in keys], named("routing", "cause_field"))]
 
 
 @hookimpl

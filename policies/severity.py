@@ -46,6 +46,7 @@ from kesu.effects import (
 )
 from kesu.facts import FLAG_NAMES, Facts
 from kesu.models import EventKind, Priority, Ticket, TicketEvent
+from kesu.ticket_fields import TicketField, named, select
 from plugins import hookimpl
 from policies.facts import KeywordMatcher, compiled_for, customer_text, first_match
 
@@ -258,6 +259,19 @@ def _rank(config: SeverityConfig, tier: Any) -> int:
 @hookimpl
 def kesu_policy_config() -> type[BaseModel]:
     return SeverityConfig
+
+
+@hookimpl
+def kesu_ticket_fields(config: SeverityConfig) -> list[TicketField]:
+    """The tier field (its choices: this scheme's tiers) and the loss field named in the note."""
+    out = []
+    if config.category_field:
+        out.append(select(config.category_field, "客诉等级", "Complaint tier",
+                          [(t, s.label, t) for t, s in config.tiers.items()], named("severity", "category_field")))
+    if config.loss_field:
+        out.append(TicketField(name=config.loss_field, type="decimal", label="直接经济损失（元）",
+                               label_en="Direct loss (yuan)", named_by=named("severity", "loss_field")))
+    return out
 
 
 @hookimpl

@@ -277,5 +277,27 @@ class ZammadClient:
         result: JSON = self._expect(self.http.request("PUT", path, json=dict(data)), dict, "PUT", path)
         return result
 
+    # -- object manager (setup: ticket attributes) ---------------------------------------------
+
+    def object_attributes(self) -> list[JSON]:
+        """Every object manager attribute (all objects; not paged)."""
+        path = "/object_manager_attributes"
+        rows = self._expect(self._get(path), list, "GET", path)
+        return [r for r in rows if isinstance(r, dict)]
+
+    def create_object_attribute(self, data: Mapping[str, Any]) -> JSON:
+        path = "/object_manager_attributes"
+        result: JSON = self._expect(self.http.request("POST", path, json=dict(data)), dict, "POST", path)
+        return result
+
+    def update_object_attribute(self, attribute_id: str | int, data: Mapping[str, Any]) -> JSON:
+        path = f"/object_manager_attributes/{_check_id(attribute_id, 'attribute')}"
+        result: JSON = self._expect(self.http.request("PUT", path, json=dict(data)), dict, "PUT", path)
+        return result
+
+    def execute_migrations(self) -> None:
+        """Apply pending attribute changes (Zammad creates the ticket columns)."""
+        self.http.request("POST", "/object_manager_attributes_execute_migrations", json={})
+
     def close(self) -> None:
         self.http.close()

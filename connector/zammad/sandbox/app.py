@@ -288,6 +288,37 @@ def h_triggers_destroy(s: ZammadState, c: Ctx) -> tuple[int, Any]:
     return 200, {}
 
 
+def h_attributes_index(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    return 200, s.list_object_attributes(c.uid)
+
+
+def h_attributes_show(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    return 200, s.get_object_attribute(c.uid, c.params["id"])
+
+
+def h_attributes_create(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    return 201, s.create_object_attribute(c.uid, c.params)
+
+
+def h_attributes_update(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    return 200, s.update_object_attribute(c.uid, c.params["id"], {k: v for k, v in c.params.items() if k != "id"})
+
+
+def h_attributes_destroy(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    s.delete_object_attribute(c.uid, c.params["id"])
+    return 200, {}
+
+
+def h_attributes_migrate(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    s.execute_migrations(c.uid)
+    return 200, {}
+
+
+def h_attributes_discard(s: ZammadState, c: Ctx) -> tuple[int, Any]:
+    s.discard_attribute_changes(c.uid)
+    return 200, {}
+
+
 _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[tuple[str, ...], str, Handler]] = [
     (("GET",), r"/users/me", h_users_me),
@@ -322,6 +353,13 @@ ROUTES: list[tuple[tuple[str, ...], str, Handler]] = [
     (("GET",), rf"/triggers/{_ID}", h_triggers_show),
     (("PUT", "PATCH"), rf"/triggers/{_ID}", h_triggers_update),
     (("DELETE",), rf"/triggers/{_ID}", h_triggers_destroy),
+    (("GET",), r"/object_manager_attributes", h_attributes_index),
+    (("POST",), r"/object_manager_attributes", h_attributes_create),
+    (("GET",), rf"/object_manager_attributes/{_ID}", h_attributes_show),
+    (("PUT", "PATCH"), rf"/object_manager_attributes/{_ID}", h_attributes_update),
+    (("DELETE",), rf"/object_manager_attributes/{_ID}", h_attributes_destroy),
+    (("POST",), r"/object_manager_attributes_execute_migrations", h_attributes_migrate),
+    (("POST",), r"/object_manager_attributes_discard_changes", h_attributes_discard),
 ]
 
 API_PREFIX = "/api/v1"

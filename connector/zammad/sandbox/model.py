@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import conditions, seeds, timefmt
+from .objects import ObjectManager
 from .timefmt import Clock
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +197,8 @@ class ZammadState:
         self._tag_items: dict[str, str] = {}  # lower → first spelling
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.triggers: dict[int, dict[str, Any]] = {}
-        self.custom_attributes: dict[str, Any] = {}
+        self.custom_attributes: dict[str, Any] = {}  # ticket columns of migrated attributes
+        self.objects = ObjectManager(self)  # the object manager (objects.py)
         self.transactions: list[TransactionRecord] = []
         self.write_log: list[dict[str, Any]] = []  # applied updates and tag changes (tests count them)
         self._next = {"user": 1, "organization": 1, "group": 1, "ticket": 1, "article": 1,
@@ -415,13 +417,64 @@ class ZammadState:
             raise ValueError(f"unknown group {name!r}")
         return g["id"]
 
-    def add_custom_attribute(self, name: str, default: Any = None) -> None:
+    def add_custom_attribute(self, name: str, default: Any = None, *, _managed: bool = False) -> None:
+        """A ticket column for attribute ``name``: an admin's earlier, migrated text attribute (or,
+        ``_managed``, the migration of an object manager attribute)."""
         with self.lock:
             if name in seeds.TICKET_COLUMNS or name in seeds.TICKET_WRITABLE:
                 raise ValueError(f"{name!r} is a built-in ticket attribute")
+            if not _managed:
+                self.objects.register_migrated(name)
             self.custom_attributes[name] = default
             for t in self.tickets.values():
                 t.setdefault(name, copy.deepcopy(default))
+
+    def drop_custom_attribute(self, name: str) -> None:
+        with self.lock:
+            self.custom_attributes.pop(name, None)
+            for t in self.tickets.values():
+                t.pop(name, None)
+
+    # -------------------------------------------------------------- object manager (admin.object)
+
+    def _admin_object(self, uid: int) -> None:
+        if not self.is_admin(uid):
+            raise forbidden("Not authorized (user)!")
+
+    def list_object_attributes(self, uid: int) -> list[dict[str, Any]]:
+        with self.lock:
+            self._admin_object(uid)
+            return self.objects.list()
+
+    def get_object_attribute(self, uid: int, ident: Any) -> dict[str, Any]:
+        with self.lock:
+            self._admin_object(uid)
+            return self.objects.out(self.objects.get(ident))
+
+    def create_object_attribute(self, uid: int, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._admin_object(uid)
+            return self.objects.create(uid, params)
+
+    def update_object_attribute(self, uid: int, ident: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._admin_object(uid)
+            return self.objects.update(uid, ident, params)
+
+    def delete_object_attribute(self, uid: int, ident: Any) -> None:
+        with self.lock:
+            self._admin_object(uid)
+            self.objects.delete(ident)
+
+    def execute_migrations(self, uid: int) -> None:
+        with self.lock:
+            self._admin_object(uid)
+            self.objects.execute_migrations()
+
+    def discard_attribute_changes(self, uid: int) -> None:
+        with self.lock:
+            self._admin_object(uid)
+            self.objects.discard_changes()
 
     # ------------------------------------------------------------------------------ lookups
 
@@ -922,9 +975,12 @@ class ZammadState:
                 if found is None:
                     raise unprocessable(f"No lookup value found for '{assoc}': {_inspect(value)}")
                 p[id_key] = found
-        for key in seeds.TICKET_WRITABLE | set(self.custom_attributes):
+        for key in seeds.TICKET_WRITABLE:
             if key in p:
                 out[key] = p[key]
+        for key in self.custom_attributes:
+            if key in p:
+                out[key] = self.objects.cast(key, p[key])
         # customer "guess:<email>" (agents only)
         cust = out.get("customer_id")
         if isinstance(cust, str) and cust.startswith("guess:"):
