@@ -161,5 +161,11 @@ class Connector(abc.ABC):
     def poll_updated(self, since: datetime) -> Iterator[TicketChange]:
         """Tickets updated at or after ``since``, oldest first, across all pages."""
 
+    def find_by_number(self, number: str) -> str | None:
+        """The id of the ticket the helpdesk shows as ``number`` (the number agents see, e.g.
+        Zammad's 31001 or Odoo's reference), or None when there is none. One search call; the
+        default knows no numbers."""
+        return None
+
     def close(self) -> None:
         """Release HTTP sessions."""

@@ -278,6 +278,7 @@ def _record_base(ticket: Ticket) -> dict[str, Any]:
         "number": ticket.number,
         "title": ticket.title,
         "customer": ticket.customer_key,
+        "customer_name": ticket.customer.name if ticket.customer else None,
         "received_at": ticket.created_at,
     }
 

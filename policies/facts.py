@@ -42,6 +42,8 @@ from kesu.ticket_fields import TicketField
 from plugins import hookimpl
 from policies.lexicon import (
     DEFAULT_CLAUSE_NEGATIONS,
+    DEFAULT_SIMILE_ENDS,
+    DEFAULT_SIMILES,
     DEFAULT_HYPOTHETICALS,
     DEFAULT_POST_NEGATIONS,
     DEFAULT_PSEUDO_NEGATIONS,
@@ -122,6 +124,7 @@ class KeywordRule(_Strict):
     label: str
     keywords: list[str]
     hypothetical: bool = Field(False, description="count words in a hypothetical's scope too (threats)")
+    people_only: bool = Field(False, description="harm to a person: words told of an animal do not count")
 
 
 class LossRules(_Strict):
@@ -155,6 +158,9 @@ class LexClass(_Strict):
     words: list[str] = Field(default_factory=list)
     add: list[str] = Field(default_factory=list)
     except_: list[str] = Field(default_factory=list, alias="except")
+    #: Things that must be there to count (an insect, a shard): the image of a simile does not
+    #: ("字小得跟蚂蚁似的", "跟撒了一把胡椒面似的"); see ``[policies.facts.scope] similes``.
+    literal: bool = False
 
     def all_words(self) -> list[str]:
         return [*self.words, *self.add]
@@ -178,6 +184,11 @@ class ScopeConfig(_Strict):
     post_negations: list[str] = Field(default_factory=lambda: list(DEFAULT_POST_NEGATIONS))
     hypotheticals: list[str] = Field(default_factory=lambda: list(DEFAULT_HYPOTHETICALS))
     clause_negations: list[str] = Field(default_factory=lambda: list(DEFAULT_CLAUSE_NEGATIONS))
+    similes: list[str] = Field(default_factory=lambda: list(DEFAULT_SIMILES))
+    simile_ends: list[str] = Field(default_factory=lambda: list(DEFAULT_SIMILE_ENDS))
+    simile_window: int = Field(10, ge=0)
+    animals: list[str] = Field(default_factory=list)
+    persons: list[str] = Field(default_factory=list)
 
 
 class FactsConfig(_Strict):
@@ -517,14 +528,22 @@ class _Rules:
                               tuple(normalise(n) for n in sc.pseudo_negations),
                               tuple(normalise(n) for n in sc.post_negations), 3,
                               tuple(normalise(n) for n in sc.hypotheticals),
-                              tuple(normalise(n) for n in sc.clause_negations))
+                              tuple(normalise(n) for n in sc.clause_negations),
+                              tuple(normalise(n) for n in sc.similes),
+                              tuple(normalise(n) for n in sc.simile_ends), sc.simile_window,
+                              tuple(normalise(n) for n in sc.animals), tuple(normalise(n) for n in sc.persons))
         exceptions: dict[str, list[str]] = {}
         for cls in config.lexicon.values():
             for word in cls.all_words():
                 if cls.except_:
                     exceptions.setdefault(word, []).extend(cls.except_)
         self.matcher = KeywordMatcher(lists, self.cues, lexicon=config.lexicon_words(), exceptions=exceptions,
-                                      hypothetical_lists=hypothetical)
+                                      hypothetical_lists=hypothetical,
+                                      literal=[w for c in config.lexicon.values() if c.literal
+                                               for w in c.all_words() if not w.startswith("re:")],
+                                      people_only=[w for r in config.flags.values() if r.people_only
+                                                   for w in compile_expressions(r.keywords, config.lexicon_words())[0]
+                                                   if not w.startswith("re:")])
         # Each pattern with the characters one of which a match needs (most texts skip the search).
         self.people = tuple((c, required_chars(c)) for c in map(re.compile, config.people_patterns))
         self.batch = tuple((c, required_chars(c)) for c in map(re.compile, config.batch_patterns))

@@ -145,7 +145,7 @@ class KeywordMatcher:
     """Expression lists compiled together (see the module docstring)."""
 
     __slots__ = ("cues", "lists", "hypothetical_lists", "_by_first", "_firsts", "_index", "_numbers", "_except",
-                 "_patterns", "_automaton")
+                 "_patterns", "_automaton", "_literal", "_people_only")
 
     def __init__(
         self,
@@ -156,6 +156,8 @@ class KeywordMatcher:
         lexicon: Mapping[str, Sequence[str]] | None = None,
         exceptions: Mapping[str, Sequence[str]] | None = None,
         hypothetical_lists: Iterable[int] = (),
+        literal: Iterable[str] = (),
+        people_only: Iterable[str] = (),
     ) -> None:
         self.cues = negations if isinstance(negations, ScopeCues) else ScopeCues(
             tuple(normalise(n) for n in negations), window, *_DEFAULTS, DEFAULT_CLAUSE_NEGATIONS)
@@ -201,6 +203,10 @@ class KeywordMatcher:
                     excepted.setdefault(word, []).append(p)
         self._except = {w: tuple(ps) for w, ps in excepted.items()}
         self._automaton = _automaton(w for w in index if not w.startswith("re:"))
+        # words of things that must be there: the image of a simile does not count ("跟蚂蚁似的")
+        self._literal = frozenset(normalise(w) for w in literal) & frozenset(index)
+        # words of harm to a person: told of an animal they do not count ("狗吃了还吐了")
+        self._people_only = frozenset(people_only) & frozenset(index)
 
     # -- finding words -----------------------------------------------------------------------------
 
@@ -243,6 +249,10 @@ class KeywordMatcher:
             if excepts and _inside_phrase(norm, start, end, excepts):
                 continue
             if scopes.negated(start, end):
+                continue
+            if word in self._literal and scopes.figurative(start):
+                continue
+            if word in self._people_only and scopes.of_animal(start):
                 continue
             factual = not scopes.hypothetical(start)
             out.spans.setdefault(word, []).append((start, end, factual))
@@ -336,4 +346,7 @@ DEFAULT_CLAUSE_NEGATIONS = ("不想", "不打算", "不愿意", "不愿", "不�
                             "不用", "不必", "无需", "不需要", "并没有", "从来没", "从没", "也没有", "都没有", "没有出现",
                             "未出现", "未发生", "没发生", "没有发生", "不是要", "并不是", "不是想", "绝不会", "也不会",
                             "不可能")
+#: A simile's opener and end ("跟蚂蚁似的", "像石头一样", "如同刀割一般").
+DEFAULT_SIMILES = ("跟", "像", "好像", "好似", "如同", "仿佛", "宛如", "犹如", "和", "同")
+DEFAULT_SIMILE_ENDS = ("似的", "一样", "一般", "般")
 _DEFAULTS = (DEFAULT_PSEUDO_NEGATIONS, DEFAULT_POST_NEGATIONS, 3, DEFAULT_HYPOTHETICALS)

@@ -83,20 +83,36 @@ class ScopeCues:
     post_window: int = 3
     hypotheticals: tuple[str, ...] = ()
     clause_negations: tuple[str, ...] = ()  # negate to the end of their clause ("不想", "不会")
+    #: A figure of speech: "小得跟蚂蚁似的", "硬得像石头一样". Between an opener (``similes``) and
+    #: an end (``simile_ends``) in the same clause, within ``simile_window`` characters, words
+    #: describe, they do not report: the thing is not there. "像石子一样的东西" (the end
+    #: followed by 的) names a thing that is there, and stays literal.
+    similes: tuple[str, ...] = ()
+    simile_ends: tuple[str, ...] = ()
+    simile_window: int = 10
+    #: Harm told of an animal ("狗吃了两口，下午吐了一地") is no harm to a person: from an animal word
+    #: (``animals``) to the end of its sentence, unless a person word (``persons``) comes between,
+    #: people-only words do not count ("物业的狗把我孩子咬了" still does).
+    animals: tuple[str, ...] = ()
+    persons: tuple[str, ...] = ()
 
 
 class Scopes:
     """Negated and hypothetical character ranges of one normalised text."""
 
-    __slots__ = ("text", "_neg", "_hyp", "_neg_starts", "_hyp_starts")
+    __slots__ = ("text", "_neg", "_hyp", "_fig", "_ani", "_neg_starts", "_hyp_starts", "_fig_starts", "_ani_starts")
 
     def __init__(self, text: str, cues: ScopeCues) -> None:
         self.text = text
         found = _Cues(text, cues)
         self._neg = _merge(_negated_ranges(text, cues, found))
         self._hyp = _merge(_hypothetical_ranges(text, cues, found))
+        self._fig = _merge(_figurative_ranges(text, cues, found))
         self._neg_starts = [a for a, _ in self._neg]
         self._hyp_starts = [a for a, _ in self._hyp]
+        self._fig_starts = [a for a, _ in self._fig]
+        self._ani = _merge(_animal_ranges(text, cues, found))
+        self._ani_starts = [a for a, _ in self._ani]
 
     @staticmethod
     def _inside(ranges: list[tuple[int, int]], starts: list[int], at: int) -> bool:
@@ -111,6 +127,14 @@ class Scopes:
 
     def hypothetical(self, start: int) -> bool:
         return self._inside(self._hyp, self._hyp_starts, start)
+
+    def figurative(self, start: int) -> bool:
+        """A word at ``start`` is the image of a simile ("跟蚂蚁似的"), not a thing that is there."""
+        return bool(self._fig) and self._inside(self._fig, self._fig_starts, start)
+
+    def of_animal(self, start: int) -> bool:
+        """A word at ``start`` tells of an animal, not of a person ("金毛…后腿骨折")."""
+        return bool(self._ani) and self._inside(self._ani, self._ani_starts, start)
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -140,7 +164,7 @@ def _cue_automaton(cues: ScopeCues) -> object | None:
         return None
     automaton = ahocorasick.Automaton()
     for word in {*cues.negations, *cues.pseudo_negations, *cues.post_negations, *cues.hypotheticals,
-                 *cues.clause_negations}:
+                 *cues.clause_negations, *cues.similes, *cues.simile_ends, *cues.animals, *cues.persons}:
         if word:
             automaton.add_word(word, word)
     if len(automaton) == 0:
@@ -233,6 +257,54 @@ def _hypothetical_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple
             while stop < size and text[stop] not in SENTENCE_BREAKS:
                 stop += 1
             ranges.append((pos, stop))
+    return ranges
+
+
+def _figurative_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
+    """From a simile's opener to its end in the same clause ("跟|蚂蚁|似的"), when the end is near
+    and does not make the image a noun phrase ("像石子一样的东西")."""
+    if not cues.similes:
+        return []
+    ends = sorted((pos, len(word)) for word in found.present(cues.simile_ends) for pos in found.of(text, word))
+    if not ends:
+        return []
+    ranges: list[tuple[int, int]] = []
+    size = len(text)
+    for opener in found.present(cues.similes):
+        for pos in found.of(text, opener):
+            start = pos + len(opener)
+            for at, length in ends[bisect_right(ends, (start, 0)):]:
+                if at - start > cues.simile_window or any(c in CLAUSE_BREAKS for c in text[start:at]):
+                    break
+                if at > 0 and text[at - 1] in "不没":  # "跟以前不一样" compares, it is no image
+                    continue
+                if at + length < size and text[at + length] == "的":
+                    break
+                ranges.append((start, at))
+                break
+    return ranges
+
+
+def _animal_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
+    """From each animal word to the end of its sentence or the next person word."""
+    if not cues.animals:
+        return []
+    people = sorted(pos for word in found.present(cues.persons) for pos in found.of(text, word))
+    ranges: list[tuple[int, int]] = []
+    size = len(text)
+    for animal in found.present(cues.animals):
+        for pos in found.of(text, animal):
+            before = text[max(0, pos - 10):pos]
+            if "被" in before and not any(c in CLAUSE_BREAKS for c in before[before.rindex("被"):]):
+                continue  # "被一只金毛咬了小腿": the animal did it, the harm is a person's
+            start = pos + len(animal)
+            stop = start
+            while stop < size and text[stop] not in SENTENCE_BREAKS:
+                stop += 1
+            i = bisect_right(people, start - 1)
+            if i < len(people) and people[i] < stop:
+                stop = people[i]
+            ranges.append((start, stop))
     return ranges
 
 

@@ -54,12 +54,12 @@ def admin_routes(client):
                 yield method.upper(), path
 
 
-SAMPLE = {"name": "severity", "entry_id": "1", "ticket_key": "zammad:1", "run_id": "1", "fmt": "md"}
+SAMPLE = {"name": "severity", "entry_id": "1", "ticket_key": "zammad:1", "run_id": "1", "fmt": "md", "ticket": "zammad:1"}
 
 
 def test_every_route_needs_a_token_and_acting_needs_the_write_scope(api):
     routes = sorted(admin_routes(api))
-    assert len(routes) == 16
+    assert len(routes) == 18
     for method, path in routes:
         url = re.sub(r"{(\w+)}", lambda m: SAMPLE[m.group(1)], path)
         missing = api.request(method, url, json={})
@@ -90,7 +90,7 @@ def test_no_configured_token_means_no_access(tmp_path):
 def test_openapi_documents_every_admin_operation(api):
     schema = api.get("/openapi.json").json()
     ops = [(m, p, op) for p, item in schema["paths"].items() if p.startswith("/admin/api") for m, op in item.items()]
-    assert len(ops) == 16
+    assert len(ops) == 18
     for method, path, op in ops:
         assert op.get("summary") and op["tags"] == ["admin"], (method, path)
         assert op["security"] == [{"HTTPBearer": []}], (method, path)

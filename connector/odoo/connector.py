@@ -564,6 +564,21 @@ class OdooConnector(Connector):
             if not seen:  # a full page of unreadable rows: stop rather than ask again forever
                 raise ProtocolError(f"{TICKET_MODEL}.search_read answered rows without write_date")
 
+    def find_by_number(self, number: str) -> str | None:
+        """Odoo shows a ticket as ``#<ticket_ref>`` (Enterprise) or its ``number`` (OCA); a
+        helpdesk without either shows the record id, which is then looked for."""
+        schema = self.schema
+        ref_field = next((f for f in ("ticket_ref", "number") if f in schema.present), None)
+        if ref_field is not None:
+            rows = self.client.search_read(TICKET_MODEL, [(ref_field, "=", number)], ["id"], limit=2)
+            ids = [r["id"] for r in rows if isinstance(r.get("id"), int)]
+            return str(ids[0]) if len(ids) == 1 else None  # two tickets with one number name neither
+        if number.isascii() and number.isdigit() and 0 < int(number) <= 2**31 - 1:
+            rows = self.client.search_read(TICKET_MODEL, [("id", "=", int(number))], ["id"], limit=1)
+            if rows:
+                return str(rows[0]["id"])
+        return None
+
     def close(self) -> None:
         self.client.close()
 

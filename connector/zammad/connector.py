@@ -550,5 +550,12 @@ class ZammadConnector(Connector):
                 updated_by=_str_id(row.get("updated_by_id")),
             )
 
+    def find_by_number(self, number: str) -> str | None:
+        # A condition search takes the DB path (no Elasticsearch, no index lag) and compares the
+        # whole number, where a ``query`` would also match titles and bodies containing it.
+        rows = self.client.search_tickets({"ticket.number": {"operator": "is", "value": number}}, per_page=5)
+        found = [r for r in rows if str(r.get("number", number)) == number and _str_id(r.get("id"))]
+        return _str_id(found[0]["id"]) if len(found) == 1 else None
+
     def close(self) -> None:
         self.client.close()

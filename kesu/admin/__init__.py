@@ -15,9 +15,11 @@ if TYPE_CHECKING:
 
 def mount_admin(app: FastAPI, services: Services) -> None:
     from kesu.admin.api import admin_api
+    from kesu.admin.complaints_page import complaints_page
     from kesu.admin.ops import AdminOps
     from kesu.admin.page import admin_page
 
     ops = AdminOps(services)
     app.include_router(admin_api(ops))
     app.include_router(admin_page(ops))
+    app.include_router(complaints_page(ops))

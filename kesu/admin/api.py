@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from kesu.admin.auth import Principal, authenticate
+from kesu.admin.complaints import ComplaintDetail, Filters
 from kesu.admin.ops import AdminError, AdminOps
 from kesu.report.formats import MEDIA_TYPES
 from kesu.report.runs import ReportRun
@@ -171,8 +172,130 @@ class ReportOut(BaseModel):
 
 class GenerateIn(BaseModel):
     kind: Literal["monthly", "quarterly", "yearly", "major"]
-    period: str = Field(description="2026-03, 2026-Q1, 2026, or the ticket (zammad:12) for major")
+    period: str = Field(description="2026-03, 2026-Q1, 2026, or for major the ticket: its number (31001) or key (zammad:12)")
     formats: list[Literal["xlsx", "html", "md", "json"]] | None = None
+
+
+class DeadlineOut(BaseModel):
+    rule_id: str
+    name: str = Field(description="What the deadline is for, with its rule ID")
+    due: datetime | None = Field(description="In force: an approved extension moves it")
+    met_at: datetime | None
+    extended_to: datetime | None
+    approved_by: str | None
+    overdue: bool
+
+
+class ComplaintOut(BaseModel):
+    ticket_key: str = Field(description="kesu's key (zammad:12)")
+    number: str | None = Field(description="The number agents see in the helpdesk (31001)")
+    title: str
+    customer: str | None = Field(description="The helpdesk's customer (zammad:7)")
+    customer_name: str | None
+    received_at: datetime | None
+    updated_at: datetime | None
+    tier: str | None
+    tier_label: str
+    cause: str | None
+    cause_label: str
+    category: str | None
+    category_label: str
+    channel: str | None
+    channel_label: str
+    units: list[str]
+    units_label: str
+    state: Literal["open", "resolved", "invalid"]
+    state_label: str
+    overdue: bool = Field(description="Open and past a deadline (now, or noted overdue)")
+    overdue_by_hours: float | None
+    next_due: datetime | None = Field(description="The nearest deadline not yet met")
+    next_due_rule: str | None
+    next_due_label: str | None
+    followup: str | None = Field(description="due, overdue, satisfied, dissatisfied, unreachable")
+    followup_label: str | None
+    flags: list[str]
+    flag_labels: list[str]
+    resolved_at: datetime | None
+    link: str | None = Field(description="The ticket in the helpdesk")
+    deadlines: list[DeadlineOut]
+
+
+class ComplaintListOut(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    items: list[ComplaintOut]
+
+
+class TrailOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str = Field(description="decision, write, admin, conflict, plugin_error, recovered")
+    plugin: str | None
+    rule_id: str | None
+    what: str | None = Field(description="The effect of a decision: set_priority, internal_note, …")
+    what_label: str
+    text: str = Field(description="The reason or note text as written")
+    quotes: list[str] = Field(description="The customer's words the decision rests on, 「…」")
+
+
+class FactOut(BaseModel):
+    field: str
+    name: str
+    value: str
+
+
+class ComplaintLedgerOut(BaseModel):
+    id: int
+    created_at: datetime
+    rule_id: str
+    plugin: str
+    kind: str
+    kind_label: str
+    subject: str
+    amount: float | None
+    amount_min: float | None
+    amount_max: float | None
+    status: str
+    status_label: str
+    decided_by: str | None
+    refers_to: int | None
+    note: str | None
+    open: bool
+
+
+class ComplaintFollowupOut(BaseModel):
+    id: int
+    rule_id: str
+    resolved_at: datetime
+    due_at: datetime
+    status: str
+    status_label: str
+    outcome: str | None
+    outcome_label: str | None
+    attempts: int
+    done_at: datetime | None
+
+
+class ComplaintDetailOut(BaseModel):
+    complaint: ComplaintOut
+    facts: list[FactOut]
+    quotes: list[str]
+    trail: list[TrailOut]
+    ledger: list[ComplaintLedgerOut]
+    followups: list[ComplaintFollowupOut]
+
+
+def detail_out(d: ComplaintDetail) -> ComplaintDetailOut:
+    return ComplaintDetailOut(
+        complaint=ComplaintOut(**d.complaint.as_dict()), facts=[FactOut(field=f, name=n, value=v) for f, n, v in d.facts],
+        quotes=d.quotes, trail=[TrailOut(**vars(t)) for t in d.trail],
+        ledger=[ComplaintLedgerOut(**e) for e in d.ledger], followups=[ComplaintFollowupOut(**f) for f in d.followups])
+
+
+def _text(value: str | float | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def report_out(run: ReportRun, prefix: str = "/admin/api") -> ReportOut:
@@ -211,6 +334,29 @@ def admin_api(ops: AdminOps) -> APIRouter:
         except AdminError as exc:
             raise HTTPException(exc.status, exc.message) from None
 
+    # complaints
+    @r.get("/complaints", summary="Complaints kesu knows, most urgent first: filter by tier, unit, state, overdue; "
+                                  "search by ticket number or customer", response_model=ComplaintListOut,
+           responses=_errors(422))
+    async def complaints(tier: str | None = Query(None, description="A tier key: A, B, C, major, difficult, general"),
+                         unit: str | None = Query(None, description="A responsible unit (生产班组)"),
+                         state: Literal["open", "resolved", "invalid"] | None = Query(None),
+                         overdue: bool | None = Query(None, description="true: only overdue; false: none overdue"),
+                         q: str | None = Query(None, max_length=200,
+                                               description="Ticket number (31001), kesu's key, or the customer"),
+                         page: int = Query(1, ge=1), per_page: int = Query(25, ge=1, le=200),
+                         lang: Literal["zh", "en"] = Query("zh", description="Language of the labels"),
+                         _: Principal = read) -> ComplaintListOut:
+        found = await call(ops.complaints, Filters(tier=tier or None, unit=unit or None, state=state, overdue=overdue,
+                                                   q=q or None, page=page, per_page=per_page), lang)
+        return ComplaintListOut(total=found.total, page=found.page, per_page=found.per_page, pages=found.pages,
+                                items=[ComplaintOut(**c.as_dict()) for c in found.items])
+
+    @r.get("/complaints/{ticket}", summary="One complaint: record, decision trail with rule IDs, ledger, follow-ups",
+           response_model=ComplaintDetailOut, responses=_errors(404, 502))
+    async def complaint(ticket: str, lang: Literal["zh", "en"] = Query("zh"), _: Principal = read) -> ComplaintDetailOut:
+        return detail_out(await call(ops.complaint, ticket, lang))
+
     # plugins
     @r.get("/plugins", summary="List plugins: version, hooks, running, enabled in kesu.toml",
            response_model=list[PluginOut], responses=ERRORS)
@@ -236,7 +382,7 @@ def admin_api(ops: AdminOps) -> APIRouter:
            response_model=list[LedgerOut], responses=ERRORS)
     async def ledger_list(status: str | None = Query(None, description="proposed, confirmed, rejected, reversal"),
                           open: bool = Query(False, description="Only proposals waiting for a decision"),
-                          ticket: str | None = Query(None, description="Only this ticket (zammad:12)"),
+                          ticket: str | None = Query(None, description="Only this ticket: its number (31001) or key (zammad:12)"),
                           limit: int = Query(100, ge=1, le=1000), _: Principal = read) -> list[LedgerOut]:
         rows = await call(ops.ledger, status=status, open_only=open, ticket_key=ticket, limit=limit)
         return [LedgerOut(**vars(v)) for v in rows]

@@ -61,6 +61,31 @@ WORDS: dict[str, tuple[str, str]] = {
     "admonition": ("诫勉", "admonition"), "score": ("扣分", "score"),
     "done_ok": ("已完成", "Done"), "csrf": ("表单已过期，请重试。", "The form expired; try again."),
     "lang": ("English", "中文"),
+    # the complaints view
+    "complaints": ("客诉列表", "Complaints"),
+    "complaints_hint": ("kesu 记录的全部客诉，最紧急的在前：已超时限的，其次是时限最近的，然后是已办结和无效的。",
+                        "Every complaint kesu has recorded, most urgent first: past a deadline, then the nearest "
+                        "deadline, then resolved and invalid ones."),
+    "dashboard": ("概览", "Overview"),
+    "number": ("工单号", "Number"), "title_col": ("标题", "Title"), "customer": ("客户", "Customer"),
+    "tier": ("等级", "Tier"), "cause": ("原因", "Cause"), "unit": ("责任部门", "Unit"), "state": ("状态", "State"),
+    "next_due": ("最近时限", "Next deadline"), "overdue": ("已超时限", "Overdue"), "followup": ("回访", "Follow-up"),
+    "received": ("受理时间", "Received"), "flags": ("标记", "Flags"),
+    "all": ("全部", "All"), "only_overdue": ("只看超时限", "Overdue only"), "not_overdue": ("未超时限", "Not overdue"),
+    "search": ("工单号或客户", "Number or customer"), "filter": ("筛选", "Filter"), "clear": ("清除", "Clear"),
+    "found": ("共 {n} 条", "{n} found"), "page_of": ("第 {p}/{pages} 页", "Page {p} of {pages}"),
+    "prev": ("上一页", "Previous"), "next": ("下一页", "Next"),
+    "no_complaints": ("没有符合条件的客诉。", "No complaint matches."),
+    "overdue_by": ("超时 {h} 小时", "{h} h late"),
+    "open_in_helpdesk": ("在服务台打开工单", "Open in the helpdesk"),
+    "facts": ("事实与依据", "Facts and grounds"), "quotes": ("客户原话", "Customer's words"),
+    "deadlines": ("时限", "Deadlines"), "met_at": ("完成时间", "Met"), "due": ("时限", "Due"),
+    "trail": ("决定记录", "Decision trail"),
+    "trail_hint": ("kesu 每一次决定：时间、规则、插件和写入工单的备注原文。", "Every decision kesu made: time, rule, "
+                   "plugin and the note text written to the ticket."),
+    "at": ("时间", "Time"), "plugin": ("插件", "Plugin"), "what": ("内容", "What"), "text": ("说明", "Text"),
+    "ticket_ledger": ("奖惩", "Penalties and rewards"), "ticket_followups": ("回访记录", "Follow-ups"),
+    "back": ("返回列表", "Back to the list"), "key": ("kesu 工单键", "kesu key"),
 }
 
 

@@ -17,8 +17,11 @@ from sqlalchemy import insert, select
 
 from connector.base import WriteSet
 from connector.errors import ConnectorError, NotFound
+from kesu.admin.complaints import ComplaintDetail, ComplaintPage, ComplaintViews, FilterError, Filters, helpdesk_link
 from kesu.admin.config_file import ConfigEditError, disabled_in, set_plugin_disabled
+from kesu.admin.labels import Labels
 from kesu.ledger import Ledger, LedgerError
+from kesu.lookup import TicketLookupError, resolve_ticket
 from kesu.models import TicketRef
 from kesu.report.major import NoComplaint
 from kesu.report.period import PeriodError
@@ -36,9 +39,13 @@ if TYPE_CHECKING:
 class AdminError(Exception):
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, zh: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.zh = zh  # the same in Chinese, for the page (None: only the English message exists)
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang != "en" and self.zh else self.message
 
 
 class NotFoundError(AdminError):
@@ -129,6 +136,49 @@ class AdminOps:
         self.services = services
         self.engine = services.engine
         self.ledger_book = Ledger(services.engine)
+        settings = services.settings.helpdesk
+        odoo_version = getattr(getattr(services.connector, "options", None), "version", None)
+        self.views = ComplaintViews(
+            services.engine, helpdesk=settings.name,
+            link=lambda key: helpdesk_link(settings.kind, settings.url, key, self._odoo_version(odoo_version)))
+
+    def _odoo_version(self, configured: int | None) -> int | None:
+        """Odoo's major version for links: configured, or what the connector detected (no call here)."""
+        if configured is not None:
+            return configured
+        schema = getattr(self.services.connector, "_schema", None)
+        version = getattr(schema, "version", None)
+        return getattr(version, "major", None)
+
+    # -- naming tickets ----------------------------------------------------------------------
+
+    def resolve(self, text: str) -> str:
+        """kesu's key of the ticket ``text`` names: the number agents see, or the key itself."""
+        try:
+            return resolve_ticket(self.engine, self.services.settings.helpdesk.name, text,
+                                  search=self.services.connector.find_by_number)
+        except TicketLookupError as exc:
+            raise (HelpdeskError if exc.helpdesk_failed else NotFoundError)(exc.en, exc.zh) from None
+
+    # -- complaints --------------------------------------------------------------------------
+
+    def labels(self, lang: str) -> Labels:
+        return Labels(self.services.host.configs.get("facts"), lang)
+
+    def complaints(self, filters: Filters, lang: str = "zh") -> ComplaintPage:
+        try:
+            return self.views.list(filters, self.labels(lang))
+        except FilterError as exc:
+            raise InvalidError(exc.en, exc.zh) from None
+
+    def complaint(self, ticket: str, lang: str = "zh") -> ComplaintDetail:
+        key = self.resolve(ticket)
+        found = self.views.detail(key, self.labels(lang))
+        if found is None:
+            named = ticket.strip() if ticket.strip() == key else f"{ticket.strip()} ({key})"
+            raise NotFoundError(f"kesu has no complaint record for {named}",
+                                f"kesu 没有工单 {named.replace(' (', '（').replace(')', '）')} 的客诉记录")
+        return found
 
     # -- plugins -----------------------------------------------------------------------------
 
@@ -158,7 +208,7 @@ class AdminOps:
         if status:
             q = q.where(ledger.c.status == status)
         if ticket_key:
-            q = q.where(ledger.c.ticket_key == ticket_key)
+            q = q.where(ledger.c.ticket_key == self.resolve(ticket_key))
         if open_only:
             q = q.where(ledger.c.id.in_([e.id for e in self.ledger_book.open_proposals()]))
         with self.engine.connect() as conn:
@@ -253,6 +303,7 @@ class AdminOps:
         return pending
 
     def _ticket(self, ticket_key: str) -> tuple[TicketRef, Any]:
+        ticket_key = self.resolve(ticket_key)
         try:
             ref = TicketRef.parse(ticket_key)
         except ValueError as exc:
@@ -344,8 +395,8 @@ class AdminOps:
     def generate(self, kind: str, period: str, formats: list[str] | None, by: str) -> ReportRun:
         if kind not in REPORT_KINDS:
             raise InvalidError(f"unknown report kind {kind!r}; allowed: {', '.join(REPORT_KINDS)}")
-        if kind == "major" and ":" not in period:
-            period = f"{self.services.settings.helpdesk.name}:{period}"
+        if kind == "major":
+            period = self.resolve(period)
         try:
             return produce(self.engine, self.services.settings.reports, kind, period.strip(), trigger="admin",
                            requested_by=by, formats=formats or None)

@@ -41,10 +41,18 @@ border-radius:4px;border:1px solid #1f3d63;background:#1f3d63;color:#fff;cursor:
 button.secondary{background:#fff;color:#1f3d63}button:disabled{opacity:.4;cursor:default}
 .cards{display:flex;flex-wrap:wrap;gap:.8em}.card{background:#fff;border:1px solid #dde2e8;border-radius:6px;
 padding:.5em 1em;min-width:9em}.card b{display:block;font-size:1.6em}.card a{color:inherit;text-decoration:none}
-.flash{padding:.6em 1em;border-radius:6px;margin:1em 0}.ok{background:#e4f4e7;border:1px solid #9bd0a6}
-.err{background:#fbe6e4;border:1px solid #e3a39b}.tag{display:inline-block;padding:0 .4em;border-radius:3px;
+.flash{padding:.6em 1em;border-radius:6px;margin:1em 0;position:sticky;top:0;z-index:5}.ok{background:#e4f4e7;border:1px solid #9bd0a6}
+.err{background:#fbe6e4;border:1px solid #e3a39b}.flash.static{position:static}.tag{display:inline-block;padding:0 .4em;border-radius:3px;
 background:#eef2f7;color:#1f3d63;font-size:.85em}.login{max-width:32em;margin:4em auto}.login input{width:100%;box-sizing:border-box}
 """
+
+
+def secure_headers(resp: Response) -> Response:
+    """No caching, no scripts or outside resources, never framed: every admin page sends these."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+    resp.headers["X-Frame-Options"] = "DENY"
+    return resp
 
 
 def admin_page(ops: AdminOps) -> APIRouter:
@@ -89,10 +97,7 @@ def admin_page(ops: AdminOps) -> APIRouter:
                 resp.delete_cookie(FLASH_COOKIE, path=PATH)
         if "lang" in request.query_params:
             set_cookie(resp, LANG_COOKIE, lang, 365 * 86400)
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
-        resp.headers["X-Frame-Options"] = "DENY"
-        return resp
+        return secure_headers(resp)
 
     @r.get("/")
     async def slash() -> RedirectResponse:
@@ -134,7 +139,7 @@ def admin_page(ops: AdminOps) -> APIRouter:
         try:
             message = await to_thread.run_sync(lambda: run(ops, form, who.name, lang))
         except AdminError as exc:
-            return redirect(exc.message, ok=False, anchor=anchor)
+            return redirect(exc.text(lang), ok=False, anchor=anchor)
         return redirect(message, ok=True, anchor=anchor)
 
     @r.get("/reports/{run_id}/{fmt}")
@@ -296,13 +301,14 @@ def dashboard(ops: AdminOps, who: Principal, csrf: str, lang: str, tz: ZoneInfo,
              ("queue", depth.get("pending", 0) + depth.get("processing", 0), "inbox")]
     out = [f"""<header><h1>{w("title")}</h1><span>{w("signed_in")} <b id="who">{escape(who.name)}</b>
 <span class="tag">{escape(", ".join(sorted(who.scopes)))}</span></span>
+<a href="{PATH}/complaints" id="nav-complaints">{w("complaints")}</a>
 <a href="{PATH}?lang={"zh" if lang == "en" else "en"}">{w("lang")}</a>
 <form method="post" action="{PATH}/logout" class="inline"><button class="secondary" id="logout">{w("logout")}</button></form>
 </header><main>"""]
     if flash:
         out.append(f'<p class="flash {"ok" if flash[1] else "err"}" id="flash">{escape(flash[0])}</p>')
     if not can:
-        out.append(f'<p class="flash err">{w("read_only")}</p>')
+        out.append(f'<p class="flash err static">{w("read_only")}</p>')
     out.append('<div class="cards" id="cards">' + "".join(
         f'<div class="card" id="card-{k}"><a href="#{a}"><b>{n}</b>{w(k)}</a></div>' for k, n, a in cards) + "</div>")
 

@@ -173,6 +173,7 @@ complaints = Table(
     Column("number", String(64)),
     Column("title", Text),
     Column("customer", String(200)),  # helpdesk customer id
+    Column("customer_name", String(200)),  # as the helpdesk showed it at kesu's last read
     Column("received_at", DateTime(timezone=True)),
     Column("scheme", String(16)),
     Column("tier", String(16)),
@@ -192,6 +193,7 @@ complaints = Table(
 )
 Index("ix_complaints_customer", complaints.c.customer, complaints.c.received_at)
 Index("ix_complaints_received", complaints.c.received_at)
+Index("ix_complaints_number", complaints.c.number)  # agents name tickets by their number
 
 cursors = Table(
     "cursors",

@@ -319,6 +319,30 @@ def test_negation_and_hypothetical_scope(text, found):
     assert (_hit(text, "吐", cues) is not None) is found
 
 
+@pytest.mark.parametrize("title, body, cause", [
+    ("配料表字太小", "配料表那几行字小得跟蚂蚁似的，根本看不清。", None),   # an image, not an ant
+    ("豆腐里有蚂蚁", "打开盒子，豆腐上爬着一只蚂蚁。", "insect_unopened"),
+    ("豆干里有硬东西", "咬到一个像石子一样的东西，硌得牙疼。", "insect_unopened"),  # "像…一样的东西" is a thing
+])
+def test_a_simile_names_no_foreign_body(food, title, body, cause):
+    """policies.text figurative scope: a ``literal`` class's word inside "跟…似的" does not count."""
+    f = facts_of(food, ticket(title, body))
+    assert f.cause == cause
+
+
+@pytest.mark.parametrize("body, injured", [
+    ("豆腐皮发霉了，扔垃圾桶里，家里的狗翻出来吃了两口，下午吐了一地，带它去看了兽医。", False),
+    ("快递把箱子扔进院子，我家金毛被砸到，后腿骨折了。", False),
+    ("豆腐发霉了，我家孩子吃了两口，下午吐了一地。", True),
+    ("物业的狗没拴绳，扑上来把我孩子咬了，缝了三针。", True),       # a person word ends the animal's scope
+    ("门口被一只没拴绳的大金毛扑上来咬了小腿，流了血。", True),       # "被…金毛": the animal did it
+    ("听说楼下邻居吃了你们的豆腐上吐下泻。我这盒还没吃，发霉了。", False),  # hearsay is no fact of this customer
+])
+def test_harm_told_of_an_animal_or_by_hearsay_is_no_injury(food, body, injured):
+    f = facts_of(food, ticket("投诉", body))
+    assert f.flag("injury") is injured
+
+
 def test_threats_count_when_conditional_harm_does_not(food):
     f = facts_of(food, ticket("投诉", "豆腐发霉了。要是孩子吃了住院怎么办？再不处理我就发抖音。"))
     assert f.flag("media") and not f.flag("injury") and not f.flag("serious_injury")
