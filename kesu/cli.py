@@ -16,9 +16,63 @@ from rich.table import Table
 
 from kesu.admin.commands import admin_app
 from kesu.report.commands import report_app
+from kesu.errors import ConfigError, OperatorError, explain
 from kesu.settings import Settings, find_config, load_settings, redact_url
+from typer.core import TyperGroup
 
-app = typer.Typer(help="kesu (客诉): complaint-handling policies for your helpdesk.", no_args_is_help=True)
+#: What one command line has learnt so far, for its error line: --debug, --lang, the language and
+#: database of its settings. Reset when a command line starts (CliRunner runs many in one process).
+_RUN: dict[str, Any] = {}
+
+
+def _literal_brackets(cmd: Any) -> None:
+    """Help texts name TOML sections (``[plugins] disabled``); rich markup would swallow them."""
+    if getattr(cmd, "_kesu_literal", False):
+        return
+    cmd._kesu_literal = True  # type: ignore[attr-defined]
+    if getattr(cmd, "rich_markup_mode", None) == "rich":
+        for attr in ("help", "short_help", "epilog"):
+            if isinstance(getattr(cmd, attr, None), str):
+                setattr(cmd, attr, escape(getattr(cmd, attr)))
+        for param in cmd.params:
+            if isinstance(getattr(param, "help", None), str):
+                param.help = escape(param.help)  # type: ignore[attr-defined]
+    for sub in getattr(cmd, "commands", {}).values():
+        _literal_brackets(sub)
+
+
+def _lang_now() -> str:
+    return str(_RUN.get("lang") or _RUN.get("config_lang") or "zh")
+
+
+class KesuGroup(TyperGroup):
+    """The one top-level handler: an expected failure (``kesu.errors.explain``) is one line on
+    stderr in the user's language and an exit code; ``--debug`` (or ``KESU_DEBUG=1``) shows the
+    traceback instead. Anything else is a bug and keeps its traceback."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        if parent is None:
+            _RUN.clear()
+        _literal_brackets(self)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if _RUN.get("debug") or os.environ.get("KESU_DEBUG", "") not in ("", "0"):
+                raise
+            failure = explain(exc, store_url=_RUN.get("store_url"))
+            if failure is None:
+                raise
+            typer.echo(failure.line(_lang_now()), err=True)
+            raise typer.Exit(failure.exit_code) from None
+
+
+app = typer.Typer(help="kesu (客诉): complaint-handling policies for your helpdesk.", no_args_is_help=True,
+                  cls=KesuGroup, pretty_exceptions_show_locals=False)
 plugins_app = typer.Typer(help="List, enable and disable plugins.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Inspect and retry events.", no_args_is_help=True)
 zammad_app = typer.Typer(help="Zammad administration.", no_args_is_help=True)
@@ -44,11 +98,34 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Path 
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config, **overrides)
-    except Exception as exc:  # noqa: BLE001 -- show the reason, not a traceback
-        _config_error(exc)
-        raise typer.Exit(2) from None
+    """The settings; a bad file or value raises ``ConfigError`` (one line, exit 2)."""
+    settings = load_settings(config, **overrides)
+    _RUN["config_lang"] = settings.notes.language  # the language and database of later error lines
+    _RUN["store_url"] = settings.store.url
+    return settings
+
+
+def _checked_settings(config: Path | None) -> Settings:
+    """The settings, refused (``ConfigError``) when a policy, the profile, the helpdesk kind, a
+    URL or a path is wrong: what ``kesu doctor`` checks without a network."""
+    from kesu.doctor import config_problems
+
+    settings = _settings(config)
+    problems = config_problems(settings)
+    if problems:
+        more_zh = f"（另有 {len(problems) - 1} 项，运行 kesu doctor 查看）" if len(problems) > 1 else ""
+        more_en = f" ({len(problems) - 1} more: run kesu doctor)" if len(problems) > 1 else ""
+        raise ConfigError(problems[0].text("zh") + more_zh, problems[0].text("en") + more_en)
+    return settings
+
+
+def _preflight(settings: Settings, *, provisioning: bool = True, optional: tuple[str, ...] = ()) -> None:
+    """``kesu doctor``'s checks at start: the first failure stops kesu with one line; webhook,
+    trigger and fields (what setup creates) and the ``optional`` checks are only warned about."""
+    from kesu.doctor import preflight
+
+    preflight(settings, _lang_now(), provisioning=provisioning, optional=optional,
+              warn=lambda line: err_console.print(escape(line), soft_wrap=True, highlight=False))
 
 
 def _services(settings: Settings) -> Any:
@@ -57,14 +134,15 @@ def _services(settings: Settings) -> Any:
 
     try:
         return Services.build(settings)
-    except (PluginConfigError, ValueError) as exc:  # plugin sections, connector options
-        _config_error(exc)
-        raise typer.Exit(2) from None
+    except PluginConfigError:
+        raise  # explained by the top-level handler
+    except ValueError as exc:  # connector options
+        raise ConfigError(f"配置无效：{exc}", f"invalid configuration: {exc}") from None
 
 
 def _config_error(exc: BaseException) -> None:
     # Messages name TOML sections like [policies.severity]: print them literally, not as markup.
-    console.print("[red]configuration error:[/red] " + escape(str(exc)))
+    err_console.print("[red]configuration error:[/red] " + escape(str(exc)), soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -81,10 +159,13 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="File sample complaints and show the decisions")] = False,
     exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo has been shown")] = False,
     log_level: Annotated[str, typer.Option(help="Log level")] = "WARNING",
+    skip_checks: Annotated[bool, typer.Option("--skip-checks", help="Start without kesu doctor's checks")] = False,
 ) -> None:
     """Run the webhook endpoint, workers and timers in one process.
 
-    Without a config file this is the embedded default: SQLite (kesu.db) and the sandbox helpdesk.
+    Without a config file this is the embedded default: SQLite (kesu.db) and the sandbox helpdesk;
+    --demo without a config file keeps its data in a temporary database, discarded at exit.
+    Starts only when kesu doctor's checks pass (webhook, trigger and fields: warnings).
     """
     import uvicorn
 
@@ -99,20 +180,36 @@ def serve(
     if port:
         settings.server.port = port
     embedded = None
+    scratch = None
+    if demo and settings.config_path is None and not any(k.upper() == "KESU_STORE__URL" for k in os.environ):
+        # Each demo starts clean: its tickets must not pile up in ./kesu.db run after run.
+        import tempfile
+
+        scratch = tempfile.TemporaryDirectory(prefix="kesu-demo-")
+        settings.store.url = f"sqlite:///{Path(scratch.name) / 'kesu.db'}"
     if sandbox or demo or settings.sandbox.enabled or settings.config_path is None:
         try:
             embedded = start_sandbox(settings, kind=helpdesk)
         except ValueError as exc:
-            console.print(f"[red]{escape(str(exc))}[/red]")
-            raise typer.Exit(2) from None
+            raise ConfigError(f"--helpdesk：{exc}", f"--helpdesk: {exc}") from None
         console.print(f"sandbox {helpdesk} at [bold]{embedded.sandbox.url}[/bold]")
-    services = _services(settings)
+    try:
+        if not skip_checks:  # the sandbox's webhook, trigger and fields are provisioned once serving
+            _preflight(settings, provisioning=embedded is None)
+        services = _services(settings)
+    except BaseException:
+        if embedded is not None:
+            embedded.sandbox.stop()
+        if scratch is not None:
+            scratch.cleanup()
+        raise
     fastapi_app = create_app(services)
     server = uvicorn.Server(uvicorn.Config(fastapi_app, host=settings.server.host, port=settings.server.port,
                                            log_level=log_level.lower(), access_log=False, lifespan="on"))
     url = f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"kesu {_version()} listening on [bold]{url}/webhooks/{settings.helpdesk.kind}[/bold], "
-                  f"store {redact_url(settings.store.url)}")
+                  f"store {redact_url(settings.store.url)}" + (" (temporary, for this demo)" if scratch else ""),
+                  soft_wrap=True)
 
     def after_start() -> None:
         while not server.started:
@@ -135,17 +232,22 @@ def serve(
         services.close()
         if embedded is not None:
             embedded.sandbox.stop()
+        if scratch is not None:
+            scratch.cleanup()
 
 
 def _print_demo(tickets: list[dict[str, Any]]) -> None:
     table = Table(title="Complaints processed by kesu (read back from the helpdesk)", show_lines=True)
-    for col in ("#", "title", "priority", "tags", "kesu's internal note"):
-        table.add_column(col)
+    for col in ("#", "title", "priority", "tags"):
+        table.add_column(col, overflow="fold")
+    table.add_column("kesu's internal note", overflow="fold", min_width=60)
     for t in tickets:
         notes = t["notes"]
         table.add_row(str(t["number"]), t["title"], str(t["priority"]), ", ".join(t["tags"]),
                       escape(notes[-1]) if notes else "(no decision)")
-    console.print(table)
+    # Piped or redirected, rich would assume 80 columns and cut the notes; a terminal keeps its width.
+    out = console if console.is_terminal else Console(width=max(console.width, 160))
+    out.print(table)
 
 
 @app.command()
@@ -153,12 +255,15 @@ def worker(
     config: ConfigOpt = None,
     timers: Annotated[bool, typer.Option(help="Also run the timer loop")] = True,
     log_level: Annotated[str, typer.Option(help="Log level")] = "INFO",
+    skip_checks: Annotated[bool, typer.Option("--skip-checks", help="Start without kesu doctor's checks")] = False,
 ) -> None:
-    """Run workers only (several can share one PostgreSQL)."""
+    """Run workers only (several can share one PostgreSQL); starts when kesu doctor's checks pass."""
     from kesu.logs import configure_logging
 
     configure_logging(log_level)
     settings = _settings(config)
+    if not skip_checks:  # a worker receives no webhooks: their secret is only warned about
+        _preflight(settings, optional=("config.webhook_secret",))
     services = _services(settings)
     prepare = getattr(services.connector, "prepare", None)
     if prepare is not None:
@@ -477,8 +582,8 @@ def zammad_setup(
     if webhook_url:
         settings.helpdesk.webhook_base_url = webhook_url.split("/webhooks/")[0]
     if not settings.helpdesk.webhook_secret.get_secret_value():
-        console.print("[red][helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)[/red]")
-        raise typer.Exit(2)
+        raise ConfigError("必须设置 [helpdesk] webhook_secret（环境变量 KESU_HELPDESK__WEBHOOK_SECRET）",
+                          "[helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)")
     console.print(provision(settings))
 
 
@@ -542,7 +647,11 @@ def init(
         "",
         "",
     ])
-    path.write_text(header + profiles.text(profile), encoding="utf-8")
+    # Owner-only (0600) like every kesu.toml kesu writes: it will hold admin tokens and secrets.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(header + profiles.text(profile))
     console.print(f"wrote {path} (profile {profile})")
 
 
@@ -562,12 +671,50 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
-    """Print the effective configuration (secrets redacted)."""
-    settings = _settings(config)
+    """Print the effective configuration (secrets redacted); refuse an invalid one (exit 2)."""
+    settings = _checked_settings(config)
     console.print(f"# from {settings.config_path or 'embedded defaults'}")
     shown = settings.model_copy(deep=True)
     shown.store.url = redact_url(shown.store.url)  # the URL may carry the database password
     console.print_json(shown.model_dump_json(exclude={"config_path"}))
+
+
+LangOpt = Annotated[Optional[str], typer.Option("--lang", help="zh or en (default: KESU_LANG, else [notes] language)")]
+
+
+def _set_lang(lang: str | None) -> None:
+    if lang is None:
+        return
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter(f"{lang!r}: use zh or en", param_hint="--lang")
+    _RUN["lang"] = lang
+
+
+@app.command()
+def doctor(config: ConfigOpt = None, lang: LangOpt = None) -> None:
+    """Check the whole installation: configuration, database, helpdesk (token, rights, webhook,
+    trigger, ticket fields). One line per check; exit 1 when any fails."""
+    from kesu.doctor import run_checks
+
+    _set_lang(lang)
+    settings = _settings(config)
+    shown = _lang_now()
+    results = run_checks(settings, on_check=lambda c: console.print(escape(c.line(shown)), soft_wrap=True,
+                                                                    highlight=False))
+    failed = sum(1 for c in results if c.failed)
+    if shown == "en":
+        summary = f"{len(results)} checks: {failed} failed" if failed else f"{len(results)} checks: all passed"
+    else:
+        summary = f"共 {len(results)} 项检查：{failed} 项未通过" if failed else f"共 {len(results)} 项检查：全部通过"
+    console.print(summary, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOpt = None, lang: LangOpt = None) -> None:
+    """The same as kesu doctor."""
+    doctor(config, lang)
 
 
 def _version() -> str:
@@ -705,8 +852,13 @@ def _print_version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print kesu's version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", envvar="KESU_DEBUG",
+                                        help="Show the traceback of an error instead of one line.")] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", envvar="KESU_LANG",
+                                                help="Language of messages: zh or en (default: [notes] language)")] = None,
 ) -> None:
-    pass
+    _RUN["debug"] = debug
+    _set_lang(lang)
 
 
 if __name__ == "__main__":

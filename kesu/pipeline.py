@@ -15,6 +15,7 @@ A crash between 5 and 6 leaves a pending outbox row that step 2 of the next atte
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -80,8 +81,18 @@ class Pipeline:
         self.renderer = renderer
         self.clock = clock
         self.history = History(engine)
+        self._lease = threading.local()  # the calling worker's lease (``process(lease=...)``)
 
-    def process(self, events: Sequence[InboxEvent]) -> Outcome:
+    def process(self, events: Sequence[InboxEvent], lease: Any = None) -> Outcome:
+        """Process one claim. ``lease`` (:class:`kesu.worker.Lease`): the worker's heartbeat,
+        told which decided writes this attempt holds so that it renews their holds too."""
+        self._lease.current = lease
+        try:
+            return self._process(events)
+        finally:
+            self._lease.current = None
+
+    def _process(self, events: Sequence[InboxEvent]) -> Outcome:
         started = time.perf_counter()
         first = events[0]
         key = first.ticket_key
@@ -209,10 +220,16 @@ class Pipeline:
         return Outcome(ticket_key=key, calls=calls, wrote=wrote, plan=plan, note=writes.note)
 
     def _holding(self, outbox_id: int, apply: Callable[[], Any]) -> Any:
-        """``apply()`` while holding the outbox row; a failure releases it for the retry."""
+        """``apply()`` while holding the outbox row (renewed by the worker's lease while the
+        helpdesk is slow); a failure releases it for the retry."""
+        lease = getattr(self._lease, "current", None)
+        if lease is not None:
+            lease.hold(outbox_id)
         try:
             return apply()
         except Exception:  # a failure, not a shutdown: a dying worker keeps its hold until it ends
+            if lease is not None:
+                lease.release(outbox_id)  # before the release: no renewal may re-take it
             with self.engine.begin() as conn:
                 store.release_outbox(conn, outbox_id)
             raise

@@ -11,10 +11,11 @@ config model when the plugin host starts (see ``plugins.manager``).
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -205,13 +206,43 @@ def load_settings(
     config: str | os.PathLike[str] | None = None, **overrides: Any
 ) -> Settings:
     """Load settings from the config file (see module docstring) and the environment."""
-    path = find_config(config)
+    from kesu.errors import ConfigError, toml_error, validation_error
+
+    try:
+        path = find_config(config)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"配置文件不存在：{exc.args[0].split(': ', 1)[-1]}", str(exc)) from None
     cls: type[Settings] = Settings
     if path is not None:
         # A subclass bound to this file: the TOML source reads ``model_config["toml_file"]``.
         cls = type("FileSettings", (Settings,), {
             "model_config": {**Settings.model_config, "toml_file": path}
         })
-    settings = cls(**overrides)
+    source = f"{path} / KESU_*" if path is not None else "KESU_*"
+    try:
+        settings = cls(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise toml_error(exc, str(path)) from None
+    except ValidationError as exc:
+        raise validation_error(exc, source) from None
     settings.config_path = str(path) if path else None
+    if path is not None and "store" not in overrides and not _env_sets("KESU_STORE__URL"):
+        settings.store.url = resolve_sqlite_path(settings.store.url, path.resolve().parent)
     return settings
+
+
+def _env_sets(name: str) -> bool:
+    return any(k.upper() == name for k in os.environ)
+
+
+def resolve_sqlite_path(url: str, base: Path) -> str:
+    """A relative SQLite file in ``url`` made absolute against ``base`` (the config file's
+    folder: the same kesu.toml must mean the same database from any working directory)."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            rest = url[len(prefix):]
+            file, sep, query = rest.partition("?")
+            if not file or file == ":memory:" or file.startswith("/") or file.startswith("file:"):
+                return url
+            return f"{prefix}{(base / file).as_posix()}{sep}{query}"
+    return url

@@ -1,7 +1,7 @@
 """Workers drain the inbox; the timer loop turns due timers into events.
 
 Several workers (threads here, processes elsewhere) can share one database: claims are exclusive
-per ticket (see ``kesu.store.inbox``). A failed attempt goes back to the queue with exponential
+per ticket (see ``kesu.store.inbox``) and renewed while a worker is busy (:class:`Lease`). A failed attempt goes back to the queue with exponential
 backoff (``Retry-After`` honoured) and is dead-lettered after ``max_attempts``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from connector.errors import ConnectorError, NotFound, TransientError
@@ -18,7 +18,7 @@ from kesu.pipeline import Pipeline
 from kesu.settings import WorkerSettings
 from kesu.store import tickets as store
 from kesu.store.db import utcnow
-from kesu.store.inbox import Inbox
+from kesu.store.inbox import Inbox, InboxEvent
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,73 @@ def backoff_delay(attempts: int, settings: WorkerSettings, retry_after: float | 
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+class Lease:
+    """A worker's claim on events, renewed while it works on them (a heartbeat).
+
+    A claim lasts ``lease_seconds``; a helpdesk that answers slowly can make one attempt outlive
+    it, and the reaper would then hand the events to another worker, which would apply the same
+    decided write a second time. While the attempt runs, a thread renews the events' lease and
+    the hold on every decided write the attempt is applying (``hold``/``release``, called by the
+    pipeline) every third of the lease. A worker that dies stops renewing: its claim lapses as
+    before and another worker takes over.
+    """
+
+    def __init__(self, pipeline: Pipeline, events: Sequence[InboxEvent], seconds: float, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.inbox = pipeline.inbox
+        self.engine = pipeline.engine
+        self.claims = {e.id: e.attempts for e in events}
+        self.key = events[0].ticket_key if events else ""
+        self.seconds = seconds
+        self.interval = seconds / 3
+        self.clock = clock
+        self.renewals = 0
+        self._holds: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, outbox_id: int) -> None:
+        with self._lock:
+            self._holds.add(outbox_id)
+
+    def release(self, outbox_id: int) -> None:
+        """Stop renewing this hold (its apply failed and the hold is about to be given up)."""
+        with self._lock:
+            self._holds.discard(outbox_id)
+
+    def renew(self) -> None:
+        """Extend the claim and the holds to ``lease_seconds`` from now."""
+        with self._lock:
+            until = self.clock() + timedelta(seconds=self.seconds)
+            kept = self.inbox.renew(self.claims, until)
+            if self._holds:
+                with self.engine.begin() as conn:
+                    for outbox_id in self._holds:
+                        store.renew_outbox(conn, outbox_id, until)
+            self.renewals += 1
+        if kept < len(self.claims):
+            log.warning("lease on %s: %d of %d event(s) no longer held by this worker", self.key,
+                        len(self.claims) - kept, len(self.claims), extra={"ticket": self.key})
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.renew()
+            except Exception:  # noqa: BLE001 -- a store hiccup: try again at the next beat
+                log.exception("lease renewal for %s failed", self.key)
+
+    def __enter__(self) -> Lease:
+        self._thread = threading.Thread(target=self._run, name=f"kesu-lease-{self.key}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 class Worker:
@@ -50,7 +117,8 @@ class Worker:
         ids = [e.id for e in events]
         attempts = max(e.attempts for e in events)
         try:
-            self.pipeline.process(events)
+            with Lease(self.pipeline, events, self.settings.lease_seconds, clock=self.clock) as lease:
+                self.pipeline.process(events, lease=lease)
         except NotFound as exc:
             metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
             if attempts < NOT_FOUND_ATTEMPTS:

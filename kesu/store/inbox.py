@@ -237,6 +237,25 @@ class Inbox:
                          .values(status="dead", finished_at=now, lease_until=None,
                                  last_error=error[:2000]))
 
+    def renew(self, claims: dict[int, int], until: datetime) -> int:
+        """Extend the lease of events this worker still holds (heartbeat of a long claim).
+
+        ``claims``: event id -> ``attempts`` as the claim left it; an event reaped and claimed
+        again since has a higher count and is not touched. Returns how many were renewed.
+        """
+        if not claims:
+            return 0
+        stmt = (update(inbox)
+                .where(inbox.c.id == bindparam("event_id"), inbox.c.status == "processing",
+                       inbox.c.attempts == bindparam("claimed_attempts"))
+                .values(lease_until=bindparam("until")))
+        renewed = 0
+        with self.engine.begin() as conn:
+            for event_id, attempts in claims.items():
+                renewed += conn.execute(stmt, {"event_id": event_id, "claimed_attempts": attempts,
+                                               "until": until}).rowcount
+        return renewed
+
     def reap(self, now: datetime) -> int:
         """Hand back events whose worker's lease ran out (the worker died or hung)."""
         with self.engine.begin() as conn:

@@ -104,6 +104,13 @@ def release_outbox(conn: Connection, outbox_id: int) -> None:
                  .values(applied_at=None))
 
 
+def renew_outbox(conn: Connection, outbox_id: int, until: datetime) -> bool:
+    """Extend the hold on a pending write this worker is still applying (a slow helpdesk)."""
+    result = conn.execute(update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == "pending")
+                          .values(applied_at=until))
+    return result.rowcount == 1
+
+
 def pending_outbox(conn: Connection, key: str) -> list[OutboxRow]:
     rows = conn.execute(
         select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts)
