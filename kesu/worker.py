@@ -1,8 +1,9 @@
 """Workers drain the inbox; the timer loop turns due timers into events.
 
 Several workers (threads here, processes elsewhere) can share one database: claims are exclusive
-per ticket (see ``kesu.store.inbox``) and renewed while a worker is busy (:class:`Lease`). A failed attempt goes back to the queue with exponential
-backoff (``Retry-After`` honoured) and is dead-lettered after ``max_attempts``.
+per ticket (see ``kesu.store.inbox``) and renewed while a worker is busy (:class:`Lease`). A
+failed attempt goes back to the queue with exponential backoff (``Retry-After`` honoured) and is
+dead-lettered after ``max_attempts``.
 """
 
 from __future__ import annotations
