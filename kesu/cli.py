@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kesu.admin.commands import admin_app
+from kesu.admin.complaint_commands import complaints_app
 from kesu.report.commands import report_app
 from kesu.errors import ConfigError, OperatorError, explain
 from kesu.settings import Settings, find_config, load_settings, redact_url
@@ -91,6 +92,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(followups_app, name="followups")
 app.add_typer(report_app, name="report")
 app.add_typer(admin_app, name="admin")
+app.add_typer(complaints_app, name="complaints")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -402,6 +404,13 @@ def _when(dt: datetime | None, tz: Any) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+def _ticket_key(config: Path | None, engine: Any, ticket: str) -> str:
+    """kesu's key of a ticket as agents name it (31001) or as kesu does (zammad:12)."""
+    from kesu.admin.complaint_commands import resolve
+
+    return resolve(_settings(config), engine, ticket)
+
+
 def _amount(e: Any) -> str:
     if e.amount is not None:
         return f"{e.amount:g}"
@@ -427,6 +436,7 @@ def ledger_list(
     subject: Annotated[Optional[str], typer.Option(help="Person or unit")] = None,
     open_only: Annotated[bool, typer.Option("--open", help="Only proposals nobody has decided yet")] = False,
     limit: Annotated[int, typer.Option(help="Rows to show")] = 200,
+    ticket: Annotated[Optional[str], typer.Option(help="Only this ticket: its number (31001) or key (zammad:12)")] = None,
 ) -> None:
     """Show ledger entries: penalties, rewards, admonitions, score deductions."""
     from kesu.ledger import Ledger
@@ -435,11 +445,13 @@ def ledger_list(
         console.print(f"[red]unknown status {escape(status)!r}[/red]; allowed: proposed, confirmed, rejected, reversal")
         raise typer.Exit(2)
     ledger, tz = Ledger(_store_engine(config)), _tz(config)
+    key = _ticket_key(config, ledger.engine, ticket) if ticket else None
     if open_only:
         rows = [e for e in ledger.open_proposals()
-                if (status is None or e.status == status) and (subject is None or e.subject == subject)][:limit]
+                if (status is None or e.status == status) and (subject is None or e.subject == subject)
+                and (key is None or e.ticket_key == key)][:limit]
     else:
-        rows = ledger.entries(status=status, subject=subject, limit=limit)
+        rows = ledger.entries(status=status, subject=subject, ticket_key=key, limit=limit)
     table = Table("id", "created", "ticket", "rule", "kind", "subject", "amount", "status", "by", "refers to",
                   "note", title=f"{len(rows)} ledger entr{'y' if len(rows) == 1 else 'ies'}")
     for e in rows:
@@ -505,6 +517,7 @@ def followups_list(
     config: ConfigOpt = None,
     status: Annotated[Optional[str], typer.Option(help="due or done")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only due follow-ups past their due time")] = False,
+    ticket: Annotated[Optional[str], typer.Option(help="Only this ticket: its number (31001) or key (zammad:12)")] = None,
 ) -> None:
     """Show follow-up calls, the follow-up rate (target 100 %) and the satisfaction rate."""
     from kesu.store.db import utcnow
@@ -515,6 +528,9 @@ def followups_list(
         raise typer.Exit(2)
     engine, tz = _store_engine(config), _tz(config)
     every = list_followups(engine)
+    if ticket:
+        key = _ticket_key(config, engine, ticket)
+        every = [r for r in every if r["ticket_key"] == key]
     now = utcnow()
 
     def late(r: dict[str, Any]) -> bool:

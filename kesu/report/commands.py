@@ -104,14 +104,18 @@ def yearly(year: Annotated[Optional[str], typer.Option(help="YYYY (default: last
 
 
 @report_app.command("major")
-def major(ticket: Annotated[str, typer.Argument(help="The ticket: zammad:12 (or 12 in the configured helpdesk)")],
+def major(ticket: Annotated[str, typer.Argument(help="The ticket: the number the helpdesk shows (31001) or kesu's key (zammad:12)")],
           fmt: FormatOpt = None, output: OutputOpt = None, directory: DirOpt = None, generated_at: StampOpt = None,
           config: ConfigOpt = None) -> None:
     """Special report of one major complaint (重大投诉专项报告, R-RPT-6.38.7)."""
-    from kesu.cli import _settings
+    from kesu.admin.complaint_commands import resolve
+    from kesu.cli import _settings, _store_engine
 
-    if ":" not in ticket:
-        ticket = f"{_settings(config).helpdesk.name}:{ticket}"
+    engine = _store_engine(config)
+    try:
+        ticket = resolve(_settings(config), engine, ticket)
+    finally:
+        engine.dispose()
     _run(config, "major", ticket, fmt, output, directory, generated_at)
 
 
