@@ -124,9 +124,11 @@ class Services:
         if interval > 0:
             runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
         if timers and self.settings.reports.automatic:
+            from kesu.report.labels import Catalogue
             from kesu.report.runs import report_loop  # last month's report, once (R-RPT-4.27)
 
-            runner.add_loop("kesu-reports", report_loop(self.engine, self.settings.reports, self.host.notify))
+            runner.add_loop("kesu-reports", report_loop(self.engine, self.settings.reports, self.host.notify,
+                                                         catalogue=Catalogue.from_settings(self.settings)))
         runner.start()
         self.runners.append(runner)
         return runner

@@ -591,7 +591,7 @@ def zammad_setup(
     config: ConfigOpt = None,
     webhook_url: Annotated[Optional[str], typer.Option(help="How Zammad reaches kesu")] = None,
 ) -> None:
-    """Create or update kesu's webhook and trigger in Zammad (idempotent)."""
+    """Create or update kesu's webhook, trigger and ticket fields in Zammad (idempotent)."""
     from kesu.embedded import provision
 
     settings = _settings(config)
@@ -700,6 +700,9 @@ LangOpt = Annotated[Optional[str], typer.Option("--lang", help="zh or en (defaul
 
 def _set_lang(lang: str | None) -> None:
     if lang is None:
+    from plugins.manager import redact_secrets
+
+    shown.policies = redact_secrets(shown.policies)  # a group bot's webhook and signing secret
         return
     if lang not in ("zh", "en"):
         raise typer.BadParameter(f"{lang!r}: use zh or en", param_hint="--lang")

@@ -121,6 +121,7 @@ class ReportSettings(_Section):
     recipients: list[str] = Field(
         default_factory=lambda: ["客服中心"], description="Told where the report is (kesu_notify hook)")
     check_interval: float = Field(60.0, gt=0, description="Seconds between checks of the worker's report loop")
+    language: Literal["zh", "en"] = Field("zh", description="Language of chart titles and axis titles (tables stay Chinese)")
 
 
 class AdminToken(_Section):

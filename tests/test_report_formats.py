@@ -21,7 +21,7 @@ from tests.test_report_fixture import insert_fixture
 
 MARCH = Period.parse("monthly", "2026-03")
 SHEETS = ["概况", "按等级", "按原因", "按责任部门", "按渠道", "有效性", "时限达成", "回访", "投诉升级", "奖惩",
-          "主要原因分析", "环比"]
+          "主要原因分析", "环比", "按月趋势", "原因按月", "机构考核投诉比"]
 
 
 @pytest.fixture
@@ -141,7 +141,8 @@ def test_identical_input_gives_byte_identical_files(march, engine):
 
 def test_html_is_self_contained_with_server_side_svg_charts(march):
     html = render(march, "html").decode()
-    assert html.count("<svg") == 8 and "<script" not in html
+    # 8 tables with one chart each, the month-by-month table with three, the causes by month one.
+    assert html.count("<svg") == 12 and "<script" not in html
     assert re.findall(r"(?:src|href)=", html) == []
     assert set(re.findall(r"https?://[^\s\"']+", html)) == {"http://www.w3.org/2000/svg"}
     # The 篇7 shape: the main causes as a pie with their shares in the legend.

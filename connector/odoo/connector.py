@@ -96,6 +96,7 @@ class Schema:
     fields: frozenset[str]
     read_fields: tuple[str, ...]
     custom_fields: tuple[str, ...]
+    datetime_fields: frozenset[str] = frozenset()  # custom fields of type datetime
 
 
 class OdooConnector(Connector):
@@ -214,7 +215,8 @@ class OdooConnector(Connector):
             if n.startswith("x_") and isinstance(d, dict) and d.get("type") in CUSTOM_FIELD_TYPES
         ))
         read_fields = tuple(f for f in WANTED_FIELDS if f in present) + custom
-        return Schema(version, protocol, flavour, uid, present, read_fields, custom)
+        datetimes = frozenset(n for n in custom if described[n].get("type") == "datetime")
+        return Schema(version, protocol, flavour, uid, present, read_fields, custom, datetimes)
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -306,7 +308,7 @@ class OdooConnector(Connector):
             state=stage[1] if stage else None,
             closed=self._closed(raw, stage),
             tags=tags,
-            fields={f: raw.get(f) for f in schema.custom_fields},
+            fields=self._custom_values(raw),
             created_at=odoo_time(raw.get("create_date")),
             updated_at=odoo_time(raw.get("write_date")),
             updated_by=str(writer[0]) if writer else None,
@@ -448,8 +450,27 @@ class OdooConnector(Connector):
                 return False
         return True
 
+    def _custom_values(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Custom ``x_`` fields as read, and each also under kesu's name without ``x_`` (the name
+        the configuration uses: ``x_complaint_validity`` is ``complaint_validity``, see
+        ``kesu odoo setup``) unless Odoo has a field of that name. Datetimes are naive UTC in
+        Odoo; kesu gets them as UTC ISO 8601 (``…+00:00``), so they are not read as local times."""
+        schema = self.schema
+        out: dict[str, Any] = {}
+        for name in schema.custom_fields:
+            value = raw.get(name)
+            if name in schema.datetime_fields and isinstance(value, str):
+                moment = odoo_time(value)
+                value = moment.isoformat() if moment is not None else value
+            out[name] = value
+            if name[2:] not in schema.fields:
+                out[name[2:]] = value
+        return out
+
     def _vals(self, writes: WriteSet) -> JSON:
-        vals: JSON = dict(writes.fields)
+        fields = self.schema.fields
+        # kesu's field names map to Odoo's custom x_ fields (unless Odoo has the name itself)
+        vals: JSON = {(f"x_{k}" if k not in fields and f"x_{k}" in fields else k): v for k, v in writes.fields.items()}
         if writes.priority is not None:
             vals["priority"] = self._priority_values[writes.priority]
         if writes.group is not None:

@@ -168,12 +168,17 @@ class ReportOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     error: str | None
+    inputs: dict[str, float] | None = Field(
+        None, description="What the run was given for R-PEN-5.6.5: premium_yuan, policies")
 
 
 class GenerateIn(BaseModel):
     kind: Literal["monthly", "quarterly", "yearly", "major"]
     period: str = Field(description="2026-03, 2026-Q1, 2026, or for major the ticket: its number (31001) or key (zammad:12)")
     formats: list[Literal["xlsx", "html", "md", "json"]] | None = None
+    premium: str | float | None = Field(
+        None, description="The period's premium for R-PEN-5.6.5: yuan (1250000000) or with 万/亿 (\"12.5亿\")")
+    policies: str | int | None = Field(None, description="The period's policy count for R-PEN-5.6.5 (380000, \"38万\")")
 
 
 class DeadlineOut(BaseModel):
@@ -298,12 +303,16 @@ def _text(value: str | float | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _text(value: str | float | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def report_out(run: ReportRun, prefix: str = "/admin/api") -> ReportOut:
     return ReportOut(id=run.id, kind=run.kind, period=run.period, trigger=run.trigger, status=run.status,
                      formats=list(run.files),
                      downloads={f: f"{prefix}/reports/{run.id}/{f}" for f in run.files},
                      requested_by=run.requested_by, created_at=run.created_at, finished_at=run.finished_at,
-                     error=run.error)
+                     error=run.error, inputs=run.inputs)
 
 
 # -- the router ------------------------------------------------------------------------------------
@@ -452,7 +461,8 @@ def admin_api(ops: AdminOps) -> APIRouter:
     @r.post("/reports", summary="Produce a report now (monthly, quarterly, yearly, or major for one ticket)",
             response_model=ReportOut, status_code=201, responses=_errors(404, 422))
     async def generate(body: GenerateIn, who: Principal = write) -> ReportOut:
-        return report_out(await call(ops.generate, body.kind, body.period, body.formats, who.name))
+        return report_out(await call(ops.generate, body.kind, body.period, body.formats, who.name,
+                                     _text(body.premium), _text(body.policies)))
 
     @r.get("/reports/{run_id}/{fmt}", summary="Download a report file", response_class=FileResponse,
            responses={**_errors(404), 200: {"description": "The file", "content": {

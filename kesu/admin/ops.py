@@ -24,7 +24,9 @@ from kesu.ledger import Ledger, LedgerError
 from kesu.lookup import TicketLookupError, resolve_ticket
 from kesu.models import TicketRef
 from kesu.report.major import NoComplaint
+from kesu.report.labels import Catalogue
 from kesu.report.period import PeriodError
+from kesu.report.ratios import RatioInputError, inputs
 from kesu.report.runs import REPORT_KINDS, ReportRun, get_run, list_runs, produce
 from kesu.store import tickets as store
 from kesu.store.db import as_utc, utcnow
@@ -392,14 +394,24 @@ class AdminOps:
     def reports(self, limit: int = 50) -> list[ReportRun]:
         return list_runs(self.engine, limit)
 
-    def generate(self, kind: str, period: str, formats: list[str] | None, by: str) -> ReportRun:
+    def generate(self, kind: str, period: str, formats: list[str] | None, by: str,
+                 premium: str | None = None, policies: str | None = None) -> ReportRun:
+        """Produce a report now; ``premium`` and ``policies`` (as typed: 12.5亿, 380000) are the
+        period's inputs of R-PEN-5.6.5, recorded with the run."""
         if kind not in REPORT_KINDS:
             raise InvalidError(f"unknown report kind {kind!r}; allowed: {', '.join(REPORT_KINDS)}")
+        try:
+            given = inputs(premium, policies)
+        except RatioInputError as exc:
+            raise InvalidError(str(exc)) from None
+        if kind == "major" and (given.premium_yuan is not None or given.policies is not None):
+            raise InvalidError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report")
         if kind == "major":
             period = self.resolve(period)
         try:
             return produce(self.engine, self.services.settings.reports, kind, period.strip(), trigger="admin",
-                           requested_by=by, formats=formats or None)
+                           requested_by=by, formats=formats or None,
+                           catalogue=Catalogue.from_settings(self.services.settings), inputs=given)
         except PeriodError as exc:
             raise InvalidError(str(exc)) from None
         except NoComplaint as exc:

@@ -233,7 +233,8 @@ ACTIONS: dict[str, Action] = {
         word("retry", lang), ops.retry(None if f.get("all") else [_int(f, "id")])))),
     "report_generate": ("reports", lambda ops, f, by, lang: _ok(lang, "{} #{}".format(
         word("generate", lang), ops.generate(f.get("kind", ""), f.get("period", "").strip(),
-                                             f.get("formats[]") or None, by).id))),
+                                             f.get("formats[]") or None, by, f.get("premium") or None,
+                                             f.get("policies") or None).id))),
 }
 
 
@@ -418,11 +419,21 @@ def dashboard(ops: AdminOps, who: Principal, csrf: str, lang: str, tz: ZoneInfo,
                       for f in ("xlsx", "html", "md", "json"))
     gen = form("report_generate", f'<select name="kind" aria-label="{w("kind")}">{kinds}</select>'
                f'<input name="period" required placeholder="2026-03 / 2026-Q1 / 2026 / zammad:12" aria-label="{w("period")}">'
+               f'<input name="premium" id="premium" placeholder="{w("premium")}" aria-label="{w("premium")}">'
+               f'<input name="policies" id="policies" placeholder="{w("policies")}" aria-label="{w("policies")}">'
                f'{formats}<button id="generate"{dis}>{w("generate")}</button>')
+
+    def inputs(run: Any) -> str:  # what a run was given for R-PEN-5.6.5
+        given = run.inputs or {}
+        parts = [f'{w("premium_short")} {given["premium_yuan"]:,.2f}' if "premium_yuan" in given else "",
+                 f'{w("policies_short")} {int(given["policies"]):,}' if "policies" in given else ""]
+        return escape("，".join(p for p in parts if p))
+
     r_rows = [f"<tr><td class='num'>{run.id}</td><td>{w(run.kind)}</td><td>{escape(run.period)}</td>"
-              f"<td>{escape(run.trigger)}</td><td>{escape(run.status)}</td><td>{when(run.finished_at or run.created_at)}</td><td>"
+              f"<td>{escape(run.trigger)}</td><td>{escape(run.status)}</td><td>{when(run.finished_at or run.created_at)}</td>"
+              f"<td>{inputs(run)}</td><td>"
               + " ".join(f'<a href="{PATH}/reports/{run.id}/{f}">{f}</a>' for f in run.files) + "</td></tr>"
               for run in runs]
     out.append(f"""<section id="reports"><h2>{w("reports")}</h2><p class="hint">{w("reports_hint")}</p>{gen}
-{table(["id", "kind", "period", "trigger", "status", "made", "download"], r_rows)}</section></main>""")
+{table(["id", "kind", "period", "trigger", "status", "made", "ratio_inputs", "download"], r_rows)}</section></main>""")
     return _page(word("title", lang), "".join(out), lang)

@@ -25,13 +25,22 @@ DirOpt = Annotated[Optional[Path], typer.Option(
     "--dir", help="Directory for the files (default: <[reports] directory>/on-demand)")]
 StampOpt = Annotated[Optional[str], typer.Option(
     "--generated-at", help="ISO time to print as the generation time (default: none, so files are reproducible)")]
+PremiumOpt = Annotated[Optional[str], typer.Option(
+    "--premium", help="The period's premium for R-PEN-5.6.5: yuan, or with 万/亿 (12.5亿 = 1250000000)")]
+PoliciesOpt = Annotated[Optional[str], typer.Option(
+    "--policies", help="The period's policy count for R-PEN-5.6.5 (380000 or 38万)")]
+LangOpt = Annotated[Optional[str], typer.Option(
+    "--chart-lang", help="Language of chart titles and axes: zh or en (default: [reports] language)")]
 
 
 def _run(config: Path | None, kind: str, period: str | None, formats: list[str] | None, output: Path | None,
-         directory: Path | None, stamp: str | None) -> None:
+         directory: Path | None, stamp: str | None, premium: str | None = None, policies: str | None = None,
+         lang: str | None = None) -> None:
     from kesu.cli import _settings, _store_engine, console
     from kesu.report import FORMATS, Period, PeriodError, render
+    from kesu.report.labels import Catalogue
     from kesu.report.major import NoComplaint
+    from kesu.report.ratios import RatioInputError, inputs
     from kesu.report.runs import build, produce
 
     settings = _settings(config)
@@ -40,6 +49,16 @@ def _run(config: Path | None, kind: str, period: str | None, formats: list[str] 
     if bad:
         console.print(f"[red]unknown format {', '.join(bad)}[/red]; allowed: {', '.join(FORMATS)}")
         raise typer.Exit(2)
+    if lang not in (None, "zh", "en"):
+        console.print(f"[red]unknown language {lang}[/red]; allowed: zh, en")
+        raise typer.Exit(2)
+    try:
+        given = inputs(premium, policies)
+    except RatioInputError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    language = lang or settings.reports.language
+    catalogue = Catalogue.from_settings(settings)
     if period is None:  # the last complete period in the report time zone
         period = Period.containing(kind, datetime.now(timezone.utc), settings.reports.timezone).previous().label  # type: ignore[arg-type]
     generated_at = _stamp(stamp)
@@ -49,7 +68,8 @@ def _run(config: Path | None, kind: str, period: str | None, formats: list[str] 
             if len(formats) != 1:
                 console.print("[red]--output takes exactly one --format[/red]")
                 raise typer.Exit(2)
-            report = build(engine, kind, period, tz=settings.reports.timezone, generated_at=generated_at)
+            report = build(engine, kind, period, tz=settings.reports.timezone, generated_at=generated_at,
+                           catalogue=catalogue, inputs=given, language=language)
             data = render(report, formats[0])
             if str(output) == "-":
                 if formats[0] == "xlsx" and sys.stdout.isatty():
@@ -62,7 +82,8 @@ def _run(config: Path | None, kind: str, period: str | None, formats: list[str] 
             console.print(f"wrote {output}")
             return
         run = produce(engine, settings.reports, kind, period, trigger="cli", formats=formats,
-                      directory=directory, generated_at=generated_at)
+                      directory=directory, generated_at=generated_at, catalogue=catalogue, inputs=given,
+                      language=language)
     except (PeriodError, NoComplaint) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -70,6 +91,9 @@ def _run(config: Path | None, kind: str, period: str | None, formats: list[str] 
         engine.dispose()
     for fmt, path in run.files.items():
         console.print(f"{fmt}: {path}")
+    if run.inputs:
+        shown = {"premium_yuan": lambda v: f"保费 {v:,.2f} 元", "policies": lambda v: f"保单数 {v:,} 张"}
+        console.print("R-PEN-5.6.5: " + "，".join(shown[k](v) for k, v in run.inputs.items() if k in shown))
 
 
 def _stamp(text: str | None) -> datetime | None:
@@ -82,25 +106,28 @@ def _stamp(text: str | None) -> datetime | None:
 @report_app.command("monthly")
 def monthly(month: Annotated[Optional[str], typer.Option(help="YYYY-MM (default: last month)")] = None,
             fmt: FormatOpt = None, output: OutputOpt = None, directory: DirOpt = None, generated_at: StampOpt = None,
+            premium: PremiumOpt = None, policies: PoliciesOpt = None, lang: LangOpt = None,
             config: ConfigOpt = None) -> None:
     """Monthly statistics (月报, R-RPT-4.27 / R-RPT-5.4.5.6)."""
-    _run(config, "monthly", month, fmt, output, directory, generated_at)
+    _run(config, "monthly", month, fmt, output, directory, generated_at, premium, policies, lang)
 
 
 @report_app.command("quarterly")
 def quarterly(quarter: Annotated[Optional[str], typer.Option(help="YYYY-Qn (default: last quarter)")] = None,
               fmt: FormatOpt = None, output: OutputOpt = None, directory: DirOpt = None,
-              generated_at: StampOpt = None, config: ConfigOpt = None) -> None:
+              generated_at: StampOpt = None, premium: PremiumOpt = None, policies: PoliciesOpt = None,
+              lang: LangOpt = None, config: ConfigOpt = None) -> None:
     """Quarterly analysis (季报, R-RPT-6.38.7)."""
-    _run(config, "quarterly", quarter, fmt, output, directory, generated_at)
+    _run(config, "quarterly", quarter, fmt, output, directory, generated_at, premium, policies, lang)
 
 
 @report_app.command("yearly")
 def yearly(year: Annotated[Optional[str], typer.Option(help="YYYY (default: last year)")] = None,
            fmt: FormatOpt = None, output: OutputOpt = None, directory: DirOpt = None, generated_at: StampOpt = None,
+           premium: PremiumOpt = None, policies: PoliciesOpt = None, lang: LangOpt = None,
            config: ConfigOpt = None) -> None:
     """Yearly analysis (年报, R-RPT-6.38.7)."""
-    _run(config, "yearly", year, fmt, output, directory, generated_at)
+    _run(config, "yearly", year, fmt, output, directory, generated_at, premium, policies, lang)
 
 
 @report_app.command("major")

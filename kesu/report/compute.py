@@ -14,6 +14,12 @@ What is counted where (documented in ``docs/reports.md``):
   when a follow-up ended satisfied or dissatisfied.
 * **Escalations and the ledger** are events: counted in the period they happened in
   (``escalations[].at``, ``ledger.created_at``), whatever month the complaint came in.
+* **Trend** (the charts) -- month by month over the period's months (a monthly report: the six
+  months ending with it), each month counted as its own monthly report counts it.
+* **R-PEN-5.6.5** -- the period's complaints per 100 million yuan of premium and per 100 million
+  policies, from inputs a person gives (``kesu.report.ratios``).
+
+Stored keys are shown with the labels of the enabled policies (:class:`~kesu.report.labels.Catalogue`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from kesu.report import labels
+from kesu.report import labels, ratios
+from kesu.report.labels import Catalogue
 from kesu.report.model import (
     Change,
     Count,
@@ -35,7 +42,10 @@ from kesu.report.model import (
     FollowupStat,
     LedgerStat,
     PeriodReport,
+    RatioInputs,
+    Series,
     Summary,
+    Trend,
     Validity,
 )
 from kesu.report.period import Period
@@ -78,35 +88,77 @@ def load_rows(engine: Engine, period: Period) -> Rows:
     return rows
 
 
+def load_window(engine: Engine, start: datetime, end: datetime) -> Rows:
+    """The complaints received in ``[start, end)`` and their follow-ups (for the trend)."""
+    rows = Rows()
+    with engine.connect() as conn:
+        rows.complaints = [dict(r) for r in conn.execute(
+            select(complaints).where(complaints.c.received_at >= start, complaints.c.received_at < end)
+            .order_by(complaints.c.ticket_key)).mappings()]
+        keys = [c["ticket_key"] for c in rows.complaints]
+        for chunk in _chunks(keys, 500):
+            rows.followups += [dict(r) for r in conn.execute(
+                select(followups).where(followups.c.ticket_key.in_(chunk)).order_by(followups.c.id)).mappings()]
+    return rows
+
+
+TREND_MONTHS = 6  # a monthly report's trend: the month and the five before it
+TREND_CAUSES = 7  # causes drawn one by one; the rest are 其他
+
+
+def trend_months(period: Period) -> list[Period]:
+    """The months a report's trend shows: a quarter's or a year's own months; for a month, the
+    ``TREND_MONTHS`` months ending with it."""
+    if period.kind == "monthly":
+        months = [period]
+        while len(months) < TREND_MONTHS:
+            months.insert(0, months[0].previous())
+        return months
+    first = period.start.month
+    count = 3 if period.kind == "quarterly" else 12
+    return [Period("monthly", period.year, first + i, period.tz) for i in range(count)]
+
+
 def _chunks(items: list[Any], n: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
 
 
 def build_report(engine: Engine, period: Period, *, generated_at: datetime | None = None,
-                 as_of: datetime | None = None) -> PeriodReport:
+                 as_of: datetime | None = None, catalogue: Catalogue | None = None,
+                 inputs: RatioInputs | None = None, language: str = "zh") -> PeriodReport:
     """The report of ``period`` with the change against the period before it.
 
     ``as_of`` is the moment deadlines are judged at (default: ``generated_at``, else now); it
-    only matters while the period is still running.
+    only matters while the period is still running. ``catalogue`` gives the labels of stored keys
+    (the enabled policies'); ``inputs`` the period's premium and policy count (R-PEN-5.6.5);
+    ``language`` that of the charts' titles and axes.
     """
+    months = trend_months(period)
     return compute(load_rows(engine, period), period, load_rows(engine, period.previous()),
-                   generated_at=generated_at, as_of=as_of)
+                   generated_at=generated_at, as_of=as_of, catalogue=catalogue, inputs=inputs, language=language,
+                   trend_rows=load_window(engine, months[0].start_utc, months[-1].end_utc))
 
 
 def compute(rows: Rows, period: Period, previous_rows: Rows, *,
-            generated_at: datetime | None = None, as_of: datetime | None = None) -> PeriodReport:
+            generated_at: datetime | None = None, as_of: datetime | None = None,
+            catalogue: Catalogue | None = None, inputs: RatioInputs | None = None, language: str = "zh",
+            trend_rows: Rows | None = None) -> PeriodReport:
     moment = as_of or generated_at or utcnow()
     if moment.tzinfo is None:
         raise ValueError(f"as_of must carry a time zone, got {moment!r}")
-    current = _sections(rows, period, moment)
-    before = _sections(previous_rows, period.previous(), moment)
+    cat = catalogue or Catalogue()
+    current = _sections(rows, period, moment, cat)
+    before = _sections(previous_rows, period.previous(), moment, cat)
     return PeriodReport(
         kind=period.kind, period=period.label, period_zh=period.label_zh,
         start=period.start.isoformat(), end=period.end.isoformat(), timezone=period.tz,
         previous_period=period.previous().label,
         generated_at=generated_at.isoformat() if generated_at else None,
         changes=_changes(current["summary"], before["summary"]),
+        trend=_trend(trend_rows if trend_rows is not None else rows, trend_months(period), moment, cat),
+        ratios=ratios.compute(current["summary"].total, inputs),
+        language="en" if language == "en" else "zh",
         **current,
     )
 
@@ -114,7 +166,7 @@ def compute(rows: Rows, period: Period, previous_rows: Rows, *,
 # -------------------------------------------------------------------------------------------------
 
 
-def _sections(rows: Rows, period: Period, as_of: datetime) -> dict[str, Any]:
+def _sections(rows: Rows, period: Period, as_of: datetime, cat: Catalogue) -> dict[str, Any]:
     cohort = [c for c in rows.complaints if period.contains(as_utc(c["received_at"]))]
     total = len(cohort)
 
@@ -128,11 +180,11 @@ def _sections(rows: Rows, period: Period, as_of: datetime) -> dict[str, Any]:
         return [Count(key=k, label=label(k), count=counter[k], share=counter[k] / total if total else None)
                 for k in keys]
 
-    by_tier = counts((c["tier"] or "" for c in cohort), labels.tier, labels.TIER_ORDER)
-    by_cause = counts((c["cause"] or "" for c in cohort), labels.plain)
-    by_unit = counts((u for c in cohort for u in (_units(c) or [""])), labels.plain)
+    by_tier = counts((c["tier"] or "" for c in cohort), cat.tier, cat.tier_order())
+    by_cause = counts((c["cause"] or "" for c in cohort), cat.cause)
+    by_unit = counts((u for c in cohort for u in (_units(c) or [""])), cat.unit)
     by_channel = counts((c["channel"] or "" for c in cohort), labels.channel)
-    main_causes = counts((c["category"] or c["cause"] or "" for c in cohort), labels.plain)
+    main_causes = counts((c["category"] or c["cause"] or "" for c in cohort), cat.category)
     validity = Validity(
         valid=sum(1 for c in cohort if c["valid"] == 1),
         invalid=sum(1 for c in cohort if c["valid"] == 0),
@@ -159,6 +211,36 @@ def _sections(rows: Rows, period: Period, as_of: datetime) -> dict[str, Any]:
     return {"summary": summary, "by_tier": by_tier, "by_cause": by_cause, "by_unit": by_unit,
             "by_channel": by_channel, "validity": validity, "deadlines": deadlines, "followups": follow,
             "escalations": escalations, "ledger": ledger_stats, "main_causes": main_causes}
+
+
+def _trend(rows: Rows, months: list[Period], as_of: datetime, cat: Catalogue) -> Trend:
+    cohorts = [[c for c in rows.complaints if m.contains(as_utc(c["received_at"]))] for m in months]
+    tiers = [Counter(c["tier"] or "" for c in cohort) for cohort in cohorts]
+    causes = [Counter(c["cause"] or "" for c in cohort) for cohort in cohorts]
+    overdue, follow = [], []
+    for m, cohort in zip(months, cohorts, strict=True):
+        deadlines = _deadlines(cohort, m, as_of)
+        on_time, late = sum(d.on_time for d in deadlines), sum(d.late for d in deadlines)
+        overdue.append(late / (on_time + late) if on_time + late else None)
+        follow.append(_followups(cohort, rows.followups).rate)
+
+    rank = {k: i for i, k in enumerate(cat.tier_order())}
+    tier_keys = sorted({k for t in tiers for k in t}, key=lambda k: (k == "", rank.get(k, len(rank)), k))
+    window = sum(causes, Counter())
+    named = sorted((k for k in window if k), key=lambda k: (-window[k], k))
+    shown, rest = named[:TREND_CAUSES], set(named[TREND_CAUSES:])
+    if len(rest) == 1:  # one cause left over: draw it rather than call it 其他
+        shown, rest = named, set()
+    cause_series = [Series(key=k, label=cat.cause(k), values=[c[k] for c in causes]) for k in shown]
+    if rest:
+        cause_series.append(Series(key="*", label="其他", values=[sum(c[k] for k in rest) for c in causes]))
+    if "" in window:
+        cause_series.append(Series(key="", label=labels.UNSET, values=[c[""] for c in causes]))
+    return Trend(
+        months=[m.label for m in months], months_zh=[m.label_zh for m in months],
+        total=[len(cohort) for cohort in cohorts],
+        tiers=[Series(key=k, label=cat.tier(k), values=[t[k] for t in tiers]) for k in tier_keys],
+        causes=cause_series, overdue_rate=overdue, followup_rate=follow)
 
 
 def _units(c: Mapping[str, Any]) -> list[str]:

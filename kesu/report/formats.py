@@ -13,7 +13,7 @@ from html import escape
 from typing import Any, Literal, Union
 
 from kesu.report import svg
-from kesu.report.document import Document, Table
+from kesu.report.document import Chart, Document, Table
 from kesu.report.major import MajorReport
 from kesu.report.major import document as major_document
 from kesu.report.model import PeriodReport
@@ -94,7 +94,8 @@ h1{font-size:1.6em;margin-bottom:.1em}h2{font-size:1.2em;margin-top:1.8em;border
 h2 small,.en{color:#777;font-weight:normal}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em}
 th{background:#eef2f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#555;font-size:.9em}.chart{margin:.5em 0}
+.note{color:#555;font-size:.9em}.chart{margin:.5em 0}figure.chart{margin:.8em 0}
+figure.chart figcaption{color:#555;font-size:.9em}
 """
 
 
@@ -106,8 +107,11 @@ def html(doc: Document) -> str:
     for t in doc.tables:
         out.append(f'<section id="{t.key}" data-key="{t.key}">')
         out.append(f"<h2>{escape(t.title)} <small>{escape(t.title_en)}</small></h2>")
-        if t.chart is not None and t.rows:
-            out.append(f'<div class="chart">{_chart(t)}</div>')
+        if t.rows:
+            for chart in t.charts:
+                title = chart.text(doc.lang)[0]
+                out.append(f'<figure class="chart">{_chart(t, chart, doc.lang)}'
+                           f"<figcaption>{escape(title)}</figcaption></figure>")
         if t.rows:
             out.append("<table><thead><tr>" + "".join(f"<th>{escape(c.name)}</th>" for c in t.columns)
                        + "</tr></thead><tbody>")
@@ -125,16 +129,24 @@ def html(doc: Document) -> str:
     return "\n".join(out)
 
 
-def _chart(t: Table) -> str:
-    assert t.chart is not None
-    items = []
-    for row in t.rows:
-        value = row[t.chart.value_col]
-        if value.value is None:
-            continue
-        items.append((row[t.chart.label_col].text(), float(value.value), value.text()))
-    draw = svg.pie_chart if t.chart.kind == "pie" else svg.bar_chart
-    return draw(items, title=t.title)
+def _chart(t: Table, chart: Chart, lang: str) -> str:
+    title, x_title, y_title = chart.text(lang)
+    if chart.kind in ("bar", "pie"):
+        items = []
+        for row in t.rows:
+            value = row[chart.value_cols[0]]
+            if value.value is None:
+                continue
+            items.append((row[chart.label_col].text(), float(value.value), value.text()))
+        draw = svg.pie_chart if chart.kind == "pie" else svg.bar_chart
+        return draw(items, title=title)
+    categories = [row[chart.label_col].text() for row in t.rows]
+    series = [(t.columns[c].name, [None if row[c].value is None else float(row[c].value) for row in t.rows],
+               [row[c].text() for row in t.rows]) for c in chart.value_cols]
+    if chart.kind == "line":
+        return svg.line_chart(categories, series, title=title, x_title=x_title, y_title=y_title, percent=chart.percent)
+    return svg.column_chart(categories, series, title=title, x_title=x_title, y_title=y_title,
+                            stacked=chart.kind == "stacked", percent=chart.percent)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -160,6 +172,57 @@ class _FixedTimeZip(zipfile.ZipFile):
         # Worksheets arrive as temporary files; the file's mtime would end up in the archive.
         with open(filename, "rb") as fh:
             self.writestr(str(arcname or filename), fh.read())
+
+
+def _xlsx_chart(ws: Any, t: Table, chart: Chart, lang: str) -> Any:
+    """A native Excel chart over the sheet's own cells (header row 1, data rows 2..n+1)."""
+    from openpyxl.chart import BarChart, LineChart, PieChart, Reference
+    from openpyxl.chart.data_source import AxDataSource, StrRef
+    from openpyxl.chart.label import DataLabelList
+    from openpyxl.chart.marker import Marker
+
+    last = len(t.rows) + 1
+    title, x_title, y_title = chart.text(lang)
+    made: Any
+    if chart.kind == "pie":
+        made = PieChart()
+    elif chart.kind == "line":
+        made = LineChart()
+        made.display_blanks = "gap"  # a month without a figure is a gap, not 0
+    else:
+        made = BarChart()
+        made.type = "bar" if chart.kind == "bar" else "col"
+        if chart.kind == "stacked":
+            made.grouping, made.overlap = "stacked", 100
+    for col in chart.value_cols:
+        made.add_data(Reference(ws, min_col=col + 1, min_row=1, max_row=last), titles_from_data=True)
+    categories = Reference(ws, min_col=chart.label_col + 1, min_row=2, max_row=last)
+    for series in made.series:  # the categories are text (months, units): a string reference
+        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    made.title = title
+    made.dataLabels = DataLabelList()
+    made.dataLabels.showVal = chart.kind != "pie"
+    made.dataLabels.showPercent = chart.kind == "pie"
+    for flag in ("showSerName", "showCatName", "showLegendKey", "showLeaderLines"):
+        setattr(made.dataLabels, flag, False)
+    if chart.kind == "line":
+        for series in made.series:
+            series.marker = Marker(symbol="circle", size=7)
+            series.smooth = False
+    if chart.kind != "pie":
+        made.x_axis.title, made.y_axis.title = x_title or None, y_title or None
+        made.x_axis.delete = made.y_axis.delete = False  # shown (openpyxl 3.1 would hide them)
+        made.y_axis.scaling.min = 0
+        if chart.percent:
+            made.y_axis.number_format = "0%"
+            made.y_axis.scaling.max = 1
+        if chart.kind == "bar":
+            made.x_axis.scaling.orientation = "maxMin"  # first row on top, as in the table
+        if len(chart.value_cols) == 1:
+            made.legend = None
+    made.width = max(16.0, 2.2 * len(t.rows) + 6) if chart.kind in ("stacked", "column", "line") else 16.0
+    made.height = 8.0
+    return made
 
 
 def _width(text: str) -> int:
@@ -194,6 +257,10 @@ def xlsx(doc: Document, generated_at: datetime | None = None) -> bytes:
             longest = max([_width(column.name)] + [_width(r[i].text()) for r in t.rows])
             ws.column_dimensions[get_column_letter(i + 1)].width = min(60, max(column.width, longest + 2))
         ws.freeze_panes = "A2"
+        if t.rows:
+            anchor = get_column_letter(len(t.columns) + 2)
+            for k, chart in enumerate(t.charts):
+                ws.add_chart(_xlsx_chart(ws, t, chart, doc.lang), f"{anchor}{2 + 17 * k}")
         if t.note:
             ws.cell(row=ws.max_row + 2, column=1, value=f"注：{t.note}").font = Font(italic=True, color="666666")
     when = generated_at.astimezone(timezone.utc).replace(tzinfo=None) if generated_at else FIXED_TIME

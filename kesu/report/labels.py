@@ -1,6 +1,14 @@
-"""Chinese labels for stored values (tier codes, channels, rule IDs) shown in reports."""
+"""Chinese labels for stored values (tier codes, channels, rule IDs, causes) shown in reports.
+
+Fixed vocabularies are here; causes, categories, tiers and units come from the enabled policies
+(:class:`Catalogue`), so a report never shows a raw key such as ``mould``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 UNSET = "未填写"
 
@@ -52,3 +60,65 @@ def channel(key: str) -> str:
 
 def plain(key: str) -> str:
     return key or UNSET
+
+
+OUTCOMES = {"satisfied": "满意", "dissatisfied": "不满意", "unreachable": "无法联系"}
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What a report shows for a stored key: the Chinese label the enabled policies give it.
+
+    Causes and categories are keys of ``[policies.facts.causes]`` / ``[policies.facts.categories]``
+    (``mould`` -> "发霉、长毛"), tiers keys of ``[policies.severity.tiers]`` (the profile's own names,
+    "重大投诉件" for an insurer), units keys of ``[policies.routing.units]`` (a ``label`` when one is
+    configured). A value no policy names is shown as it was stored (a person typed it: "漏包").
+    """
+
+    causes: Mapping[str, str] = field(default_factory=dict)
+    categories: Mapping[str, str] = field(default_factory=dict)
+    tiers: Mapping[str, str] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_policies(cls, profile: str, sections: Mapping[str, Any] | None = None) -> Catalogue:
+        """The labels of ``profile`` with a deployment's ``[policies.*]`` sections on top."""
+        from policies import profiles
+
+        sections = sections or {}
+        try:
+            defaults = profiles.load(profile)
+        except profiles.UnknownProfile:
+            defaults = {}
+
+        def section(name: str) -> Mapping[str, Any]:
+            return profiles.merge(defaults.get(name, {}), sections.get(name) or {})
+
+        def names(table: Any) -> dict[str, str]:
+            if not isinstance(table, Mapping):
+                return {}
+            return {str(k): str(v["label"]) for k, v in table.items() if isinstance(v, Mapping) and v.get("label")}
+
+        facts, severity, routing = section("facts"), section("severity"), section("routing")
+        return cls(causes=names(facts.get("causes")), categories=names(facts.get("categories")),
+                   tiers=names(severity.get("tiers")), units=names(routing.get("units")))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Catalogue:
+        return cls.from_policies(settings.profile, settings.policies)
+
+    def tier(self, key: str) -> str:
+        return (self.tiers.get(key) or tier(key)) if key else UNSET
+
+    def cause(self, key: str) -> str:
+        return (self.causes.get(key) or self.categories.get(key) or key) if key else UNSET
+
+    def category(self, key: str) -> str:
+        """Main causes group by category, else by cause (a key of either table)."""
+        return (self.categories.get(key) or self.causes.get(key) or key) if key else UNSET
+
+    def unit(self, key: str) -> str:
+        return (self.units.get(key) or key) if key else UNSET
+
+    def tier_order(self) -> list[str]:
+        return [*self.tiers, *(k for k in TIER_ORDER if k not in self.tiers)]

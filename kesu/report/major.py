@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 
 from kesu.report import labels
+from kesu.report.labels import Catalogue
 from kesu.report.document import Cell, Column, Document, Table, cells
 from kesu.store.db import as_utc
 from kesu.store.tables import audit_log, complaints, ledger
@@ -73,6 +74,7 @@ class MajorReport(_Model):
     escalations: list[EscalationRow]
     ledger: list[LedgerRow]
     timeline: list[TimelineItem]
+    shown: dict[str, str] = {}  # record field -> what the report shows for its stored key ("mould" -> "发霉…")
 
 
 class NoComplaint(LookupError):
@@ -96,7 +98,7 @@ def _local(value: Any, tz: str) -> str | None:
 
 
 def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
-                generated_at: datetime | None = None) -> MajorReport:
+                generated_at: datetime | None = None, catalogue: Catalogue | None = None) -> MajorReport:
     with engine.connect() as conn:
         row = conn.execute(select(complaints).where(complaints.c.ticket_key == ticket_key)).mappings().first()
         if row is None:
@@ -142,7 +144,21 @@ def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
     return MajorReport(
         ticket_key=ticket_key, timezone=tz, generated_at=generated_at.isoformat() if generated_at else None,
         is_major=(rec["tier"] or "") in labels.MAJOR_TIERS or rec["special"] == 1, record=record,
-        deadlines=deadlines, escalations=escalations, ledger=ledger_rows, timeline=timeline)
+        deadlines=deadlines, escalations=escalations, ledger=ledger_rows, timeline=timeline,
+        shown=_shown(record, [t for e in escalations for t in (e.from_tier, e.to_tier) if t], catalogue or Catalogue()))
+
+
+def _shown(record: Mapping[str, Any], tiers: list[str], cat: Catalogue) -> dict[str, str]:
+    """The labels of the record's keys (tier, cause, category, units, channel, follow-up outcome) and
+    of the tiers its escalations went from and to (``tier:A``)."""
+    out = {f"tier:{t}": cat.tier(t) for t in sorted(set(tiers))}
+    for key, label in (("tier", cat.tier), ("cause", cat.cause), ("category", cat.category),
+                       ("channel", labels.channel), ("followup_outcome", lambda k: labels.OUTCOMES.get(k, k))):
+        if record.get(key):
+            out[key] = label(str(record[key]))
+    if isinstance(record.get("units"), list):
+        out["units"] = "、".join(cat.unit(str(u)) for u in record["units"])
+    return out
 
 
 def _cmp(value: Any) -> datetime:
@@ -232,7 +248,7 @@ def _value(key: str, v: Any) -> str:
 
 def document(r: MajorReport) -> Document:
     record = Table("record", "投诉记录", "Complaint record", (Column("项目", 14), Column("内容", 50)),
-                   tuple(cells(RECORD_LABELS.get(k, k), _value(k, v)) for k, v in r.record.items()))
+                   tuple(cells(RECORD_LABELS.get(k, k), r.shown.get(k) or _value(k, v)) for k, v in r.record.items()))
     deadlines = Table("deadlines", "时限", "Deadlines", (
         Column("时限类型", 22), Column("规则", 18), Column("起算", 17), Column("时限", 17), Column("延期至", 17),
         Column("批准人", 12), Column("完成时间", 17), Column("状态", 10)),
@@ -240,8 +256,7 @@ def document(r: MajorReport) -> Document:
               for d in r.deadlines))
     escalations = Table("escalations", "升级", "Escalations", (
         Column("时间", 17), Column("规则", 14), Column("原因", 30), Column("原等级", 10), Column("新等级", 10)),
-        tuple(cells(e.at, e.rule_id, e.reason, labels.tier(e.from_tier or ""), labels.tier(e.to_tier or ""))
-              for e in r.escalations))
+        tuple(cells(e.at, e.rule_id, e.reason, _tier(r, e.from_tier), _tier(r, e.to_tier)) for e in r.escalations))
     ledger_t = Table("ledger", "奖惩台账", "Ledger entries", (
         Column("编号", 6), Column("时间", 17), Column("规则", 16), Column("对象", 16), Column("类别", 8),
         Column("金额（元）", 12), Column("范围（元）", 14), Column("状态", 8), Column("决定人", 12),
@@ -260,6 +275,10 @@ def document(r: MajorReport) -> Document:
         subtitle=f"{title}{flag}；时区 {r.timezone}；依据 R-RPT-6.38.7",
         tables=(record, deadlines, escalations, ledger_t, timeline),
         file_stem=f"kesu-major-{r.ticket_key.replace(':', '-')}")
+
+
+def _tier(r: MajorReport, key: str | None) -> str:
+    return r.shown.get(f"tier:{key}") or labels.tier(key or "")
 
 
 def _range(e: LedgerRow) -> str:

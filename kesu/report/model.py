@@ -5,6 +5,8 @@ Rates are fractions (0.5 = 50 %) or ``None`` when nothing was counted; amounts a
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -89,6 +91,45 @@ class Summary(_Model):
     rewards_confirmed: float
 
 
+class Series(_Model):
+    key: str  # the stored value ("A", "mould"); "" when unset, "*" for the rest (其他)
+    label: str
+    values: list[int]  # one per month of the trend
+
+
+class Trend(_Model):
+    """Month by month, for the charts: the period's months (a monthly report: the six months
+    ending with it). Each month is counted as its own monthly report counts it."""
+
+    months: list[str]  # 2026-03
+    months_zh: list[str]  # 2026年3月
+    total: list[int]
+    tiers: list[Series]
+    causes: list[Series]  # the most frequent causes of the window, the rest as 其他
+    overdue_rate: list[float | None]
+    followup_rate: list[float | None]
+
+
+class RatioInputs(_Model):
+    """The period's premium and policy count (R-PEN-5.6.5): given by a person, never guessed."""
+
+    premium_yuan: float | None = None
+    policies: int | None = None
+
+
+class Ratios(_Model):
+    """R-PEN-5.6.5, the institution assessment: complaints per 100 million yuan of premium (亿元保费
+    投诉量) and per 100 million policies (亿张保单投诉量), over the complaints received in the period."""
+
+    rule_id: str = "R-PEN-5.6.5"
+    complaints: int
+    premium_yuan: float | None
+    policies: int | None
+    per_100m_yuan: float | None  # complaints / (premium_yuan / 1e8); None: no premium given
+    per_100m_policies: float | None  # complaints / (policies / 1e8); None: no policy count given
+    formula: str
+
+
 class PeriodReport(_Model):
     kind: str
     period: str
@@ -110,3 +151,6 @@ class PeriodReport(_Model):
     ledger: list[LedgerStat]
     main_causes: list[Count]
     changes: list[Change]
+    trend: Trend
+    ratios: Ratios
+    language: Literal["zh", "en"] = "zh"  # of chart titles and axis labels

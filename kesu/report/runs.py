@@ -27,7 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kesu.effects import Notify
 from kesu.models import Ticket, TicketRef
 from kesu.report.compute import build_report
+from kesu.report.labels import Catalogue
 from kesu.report.major import build_major
+from kesu.report.model import RatioInputs
 from kesu.report.period import PERIOD_KINDS, Period
 from kesu.report.formats import AnyReport, file_name, render, to_document
 from kesu.settings import ReportSettings
@@ -56,18 +58,26 @@ class ReportRun:
     created_at: datetime
     finished_at: datetime | None
     error: str | None
+    inputs: dict[str, Any] | None = None  # R-PEN-5.6.5 premium_yuan / policies given for this run
 
 
 def _run(row: Any) -> ReportRun:
     return ReportRun(row.id, row.kind, row.period, row.trigger, row.status, dict(row.files or {}),
-                     row.requested_by, as_utc(row.created_at), as_utc(row.finished_at), row.error)  # type: ignore[arg-type]
+                     row.requested_by, as_utc(row.created_at), as_utc(row.finished_at), row.error,  # type: ignore[arg-type]
+                     dict(row.inputs) if row.inputs else None)
 
 
-def build(engine: Engine, kind: str, period: str, *, tz: str, generated_at: datetime | None = None) -> AnyReport:
-    """The report's data: ``period`` is a period label, or a ticket key for ``major``."""
+def build(engine: Engine, kind: str, period: str, *, tz: str, generated_at: datetime | None = None,
+          catalogue: Catalogue | None = None, inputs: RatioInputs | None = None, language: str = "zh") -> AnyReport:
+    """The report's data: ``period`` is a period label, or a ticket key for ``major``. ``inputs``
+    (premium, policy count) are for R-PEN-5.6.5 and only mean something for a period."""
     if kind == "major":
-        return build_major(engine, period, tz=tz, generated_at=generated_at)
-    return build_report(engine, Period.parse(kind, period, tz), generated_at=generated_at)
+        if inputs is not None and (inputs.premium_yuan is not None or inputs.policies is not None):
+            raise ValueError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report, "
+                             "not to the special report of one complaint")
+        return build_major(engine, period, tz=tz, generated_at=generated_at, catalogue=catalogue)
+    return build_report(engine, Period.parse(kind, period, tz), generated_at=generated_at, catalogue=catalogue,
+                        inputs=inputs, language=language)
 
 
 def write_files(report: AnyReport, formats: Iterable[str], directory: Path) -> dict[str, str]:
@@ -85,18 +95,28 @@ def write_files(report: AnyReport, formats: Iterable[str], directory: Path) -> d
 
 def produce(engine: Engine, settings: ReportSettings, kind: str, period: str, *, trigger: str,
             requested_by: str | None = None, formats: Sequence[str] | None = None,
-            directory: Path | None = None, generated_at: datetime | None = None) -> ReportRun:
-    """Produce a report now (admin page, API, CLI) and record it. On-demand files go to
-    ``<directory>/on-demand/`` so they never replace the scheduled ones."""
-    report = build(engine, kind, period, tz=settings.timezone, generated_at=generated_at)
+            directory: Path | None = None, generated_at: datetime | None = None,
+            catalogue: Catalogue | None = None, inputs: RatioInputs | None = None,
+            language: str | None = None) -> ReportRun:
+    """Produce a report now (admin page, API, CLI) and record it, with the inputs it was given
+    (R-PEN-5.6.5). On-demand files go to ``<directory>/on-demand/`` so they never replace the
+    scheduled ones."""
+    report = build(engine, kind, period, tz=settings.timezone, generated_at=generated_at, catalogue=catalogue,
+                   inputs=inputs, language=language or settings.language)
     files = write_files(report, formats or settings.formats,
                         directory or Path(settings.directory) / "on-demand")
     now = utcnow()
     with engine.begin() as conn:
         row = conn.execute(insert(reports).returning(*reports.c), {
             "kind": kind, "period": period, "trigger": trigger, "run_key": None, "status": "done",
-            "files": files, "requested_by": requested_by, "created_at": now, "finished_at": now}).first()
+            "files": files, "requested_by": requested_by, "created_at": now, "finished_at": now,
+            "inputs": _inputs(inputs)}).first()
     return _run(row)
+
+
+def _inputs(inputs: RatioInputs | None) -> dict[str, Any] | None:
+    given = inputs.model_dump(exclude_none=True) if inputs is not None else {}
+    return given or None
 
 
 def list_runs(engine: Engine, limit: int = 50) -> list[ReportRun]:
@@ -147,7 +167,7 @@ def _claim(engine: Engine, run_key: str, kind: str, period: str, now: datetime) 
 
 
 def run_due(engine: Engine, settings: ReportSettings, now: datetime, *,
-            notify: Notifier | None = None) -> list[ReportRun]:
+            notify: Notifier | None = None, catalogue: Catalogue | None = None) -> list[ReportRun]:
     """Produce every due report nobody has produced yet; returns the runs made by this call."""
     made = []
     for period in due_periods(now, settings):
@@ -156,7 +176,7 @@ def run_due(engine: Engine, settings: ReportSettings, now: datetime, *,
         if run_id is None:
             continue
         try:
-            report = build_report(engine, period)
+            report = build_report(engine, period, catalogue=catalogue, language=settings.language)
             files = write_files(report, settings.formats, Path(settings.directory))
         except Exception as exc:  # noqa: BLE001 -- recorded; retried after RETRY_AFTER
             log.exception("report %s failed", run_key)
@@ -190,14 +210,15 @@ def announce(notify: Notifier, run: ReportRun, title: str, recipients: Sequence[
 
 
 def report_loop(engine: Engine, settings: ReportSettings, notify: Notifier | None,
-                clock: Callable[[], datetime] = utcnow) -> Callable[[threading.Event], None]:
+                clock: Callable[[], datetime] = utcnow,
+                catalogue: Catalogue | None = None) -> Callable[[threading.Event], None]:
     """The worker thread: check every ``check_interval`` seconds, the first time one interval after
     start (a process that starts is busy with its backlog first; the report can wait a minute)."""
 
     def loop(stop: threading.Event) -> None:
         while not stop.wait(settings.check_interval):
             try:
-                run_due(engine, settings, clock(), notify=notify)
+                run_due(engine, settings, clock(), notify=notify, catalogue=catalogue)
             except Exception:  # noqa: BLE001 -- the store hiccuped; try again next round
                 log.exception("report loop error")
 

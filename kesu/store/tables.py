@@ -217,5 +217,6 @@ reports = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
+    Column("inputs", JSON),  # {"premium_yuan": ..., "policies": ...} given for R-PEN-5.6.5; NULL: none
 )
 Index("ix_reports_period", reports.c.kind, reports.c.period)

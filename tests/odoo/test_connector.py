@@ -176,7 +176,7 @@ def test_get_ticket_is_one_read_plus_cached_names(make_connector, make_stub, pro
     assert t.priority is Priority.high and t.tags == ["damaged", "vip"] and not t.closed
     assert t.customer.name == "Jane Doe" and t.customer.email == "jane.doe@example.com"
     assert t.articles[0].body == "The box was crushed & the device does not start.\nOrder 4711"
-    assert "crushed" in t.text() and t.fields == {"x_batch": "20261101"}
+    assert "crushed" in t.text() and t.fields == {"x_batch": "20261101", "batch": "20261101"}  # also under kesu's name
     assert t.updated_at == T and t.updated_by == "2"
     assert [c.method for c in stub.calls] == ["read", "read", "read"]  # ticket, tags, user
     stub.calls.clear()

@@ -50,6 +50,7 @@ class Field:
     sortable: bool = True
     ondelete: str = "set null"  # many2one: "cascade" deletes the record with its target
     owner: str | None = None  # model named in conversion errors (delegated fields)
+    manual: bool = False  # a custom field (``ir.model.fields`` state ``manual``, see manual.py)
 
     @property
     def computed(self) -> bool:
@@ -67,7 +68,7 @@ class Field:
             "searchable": True,
             "sortable": self.store and not self.computed and self.type not in X2MANY and self.sortable,
             "groupable": self.store and not self.computed and self.type not in ("one2many", "text", "html"),
-            "manual": False,
+            "manual": self.manual,
             "company_dependent": False,
             "change_default": False,
             "exportable": True,

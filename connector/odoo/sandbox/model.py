@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from . import domain as dom
-from . import errors
+from . import errors, manual
 from .errors import RpcError
 from .fields import (
     LOG_ACCESS, X2MANY, Field, ModelDef, fmt_date, fmt_datetime, html_escape, html_sanitize,
@@ -489,6 +489,8 @@ class OdooState:
             held = self._uncommitted.get((model, rid))
             if held is not None and held[0] == txn.id:
                 del self._uncommitted[(model, rid)]
+        if any(model in manual.MODELS for model, _ in txn.snapshots):
+            manual.sync(self)  # custom fields created in the transaction go with it
         txn.snapshots.clear()
         self._release(txn)
 
@@ -862,6 +864,8 @@ class OdooState:
                             self.tables[other.name][child["id"]] = {
                                 **child, f.name: tuple(i for i in cur if i not in gone)
                             }
+        if model in manual.MODELS:
+            manual.sync(self)
         return True
 
     # ------------------------------------------------------------------- automations

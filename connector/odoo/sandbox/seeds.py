@@ -26,7 +26,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, manual
 from .fields import Field, ModelDef
 
 if TYPE_CHECKING:
@@ -869,6 +869,7 @@ def install(state: OdooState) -> None:
     base_models(state)
     mail_models(state)
     automation_models(state)
+    manual.install(state)
     if state.flavour == "enterprise":
         enterprise_models(state)
     else:
