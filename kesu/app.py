@@ -29,6 +29,8 @@ from connector.base import Connector
 from connector.errors import WebhookRejected
 from kesu import metrics
 from kesu.intake import GroupCommitWriter, hint_problem
+from kesu.notifiers.delivery import BotNotifier
+from kesu.notifiers.delivery import attach as attach_notifier
 from kesu.pipeline import Pipeline
 from kesu.admin.auth import authenticate
 from kesu.settings import AdminSettings, Settings
@@ -97,6 +99,8 @@ class Services:
     pipeline: Pipeline
     inbox: Inbox
     runners: list[Runner] = field(default_factory=list)
+    #: Group-bot delivery (WeCom, DingTalk, Feishu) when ``[policies.notifiers]`` has channels.
+    notifier: BotNotifier | None = None
     #: "Now" for the pipeline, the workers, the timer loop and the intake's receipt times; a test
     #: may pass a controllable clock to run a ticket's life at chosen instants.
     clock: Callable[[], datetime] = utcnow
@@ -115,8 +119,10 @@ class Services:
         renderer = NoteRenderer(settings.notes.language, settings.notes.timezone)
         pipeline = Pipeline(engine=engine, connector=connector, host=host, renderer=renderer, clock=clock,
                             write_hold=timedelta(seconds=settings.worker.lease_seconds))
+        notifier = attach_notifier(host, engine, helpdesk_url=settings.helpdesk.url,
+                                   helpdesk_kind=settings.helpdesk.kind, clock=clock)
         return cls(settings=settings, engine=engine, host=host, connector=connector,
-                   pipeline=pipeline, inbox=pipeline.inbox, clock=clock)
+                   pipeline=pipeline, inbox=pipeline.inbox, clock=clock, notifier=notifier)
 
     def start_workers(self, *, timers: bool = True) -> Runner:
         runner = Runner(self.pipeline, self.settings.worker, timers=timers, clock=self.clock)
@@ -129,6 +135,8 @@ class Services:
 
             runner.add_loop("kesu-reports", report_loop(self.engine, self.settings.reports, self.host.notify,
                                                          catalogue=Catalogue.from_settings(self.settings)))
+        if self.notifier is not None:
+            runner.add_loop("kesu-bots", self.notifier.loop)
         runner.start()
         self.runners.append(runner)
         return runner
@@ -183,7 +191,10 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
                 r.stop()
             services.runners.clear()
 
-    app = FastAPI(title="kesu", version=_version(), lifespan=lifespan)
+    app = FastAPI(title="kesu", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None)
+    from kesu.apidocs import mount_docs  # Swagger UI from local assets, not a CDN
+
+    mount_docs(app)
     if services.settings.server.protect_meta:
         app.add_middleware(ProtectMeta, admin=services.settings.admin)
 

@@ -31,3 +31,7 @@ TIMER_DELAY_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
 )
 INBOX_DEPTH = Gauge("kesu_inbox_depth", "Events waiting or in progress")
+BOT_POSTS = Counter(
+    "kesu_bot_posts_total", "Posts to group bots (WeCom, DingTalk, Feishu) by outcome",
+    ["kind", "outcome"],  # outcome: sent | rate_limited | error | failed (given up)
+)

@@ -27,13 +27,14 @@ from sqlalchemy import Engine
 
 from connector.base import Connector, WriteSet
 from kesu import metrics
+from kesu.effects import Notify
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
 from kesu.store.db import as_utc, utcnow
 from kesu.store.inbox import Inbox, InboxEvent
 from plugins.manager import PluginHost
-from plugins.plan import NoteRenderer, Plan, diff, merge
+from plugins.plan import NoteRenderer, Plan, diff, merge, notification_key
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,11 @@ class Pipeline:
             (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
             for f in evaluation.failures
         ]
+        # Notifications not decided before (a plan run again asks again): they go out with this
+        # write, and only once it is on the ticket.
+        told = set(host_state.get("applied", {}).get("lines", []))
+        fresh = list({k: n for n in plan.notifications
+                      if (k := notification_key(n)) not in told}.values())
         result = diff(plan, ticket, host_state.get("applied", {}), self.renderer, failure_lines)
         writes = result.writes
         marker = None
@@ -189,7 +195,8 @@ class Pipeline:
             if marker is not None:
                 outbox_id = store.add_outbox(conn, key=key, event_id=first.id, marker=marker,
                                              writes=writes.model_dump(mode="json"), now=now,
-                                             held_until=now + self.write_hold)
+                                             held_until=now + self.write_hold,
+                                             notifications=[n.model_dump(mode="json") for n in fresh])
             else:
                 conn.execute(Inbox.mark_done_stmt(ids, now))
 
@@ -199,6 +206,9 @@ class Pipeline:
             calls += applied.calls
             metrics.HELPDESK_CALLS.inc(applied.calls)
             wrote = True
+            # Before the row is marked applied: after a crash in between, the next attempt that
+            # finishes the row hands them to the hook again (notifiers deduplicate): never lost.
+            self._notify(ticket, fresh, now)
             done_at = self.clock()
             with self.engine.begin() as conn:
                 store.mark_outbox(conn, outbox_id, status="applied", calls=applied.calls, now=done_at)
@@ -207,9 +217,6 @@ class Pipeline:
             metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
         for f in self.host.notify_applied(ticket, plan, calls):
             metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
-        if wrote and plan.notifications:
-            for f in self.host.notify(ticket, plan.notifications, now):
-                metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
         if event.kind is EventKind.timer_fired and "due_at" in first.payload:
             due = datetime.fromisoformat(first.payload["due_at"])
             metrics.TIMER_DELAY_SECONDS.observe(max(0.0, (self.clock() - due).total_seconds()))
@@ -238,12 +245,20 @@ class Pipeline:
         writes = self.connector.unapplied(ticket, WriteSet.model_validate(row.writes))
         return writes, self.connector.apply(ticket, writes)
 
+    def _notify(self, ticket: Ticket, notifications: Sequence[Notify], now: datetime) -> None:
+        """The ``kesu_notify`` hook for notifications whose write is on the ticket."""
+        if notifications:
+            for f in self.host.notify(ticket, notifications, now):
+                metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
+
     def _finish_outbox(self, ticket: Ticket, row: store.OutboxRow) -> int:
-        """Apply what an interrupted attempt decided, skipping what already reached the ticket."""
+        """Apply what an interrupted attempt decided, skipping what already reached the ticket;
+        then the notifications decided with it (the interrupted attempt may not have told them)."""
         writes, applied = self._holding(row.id, lambda: self._finish(ticket, row))
         metrics.HELPDESK_CALLS.inc(applied.calls)
         _reflect(ticket, writes)
         now = self.clock()
+        self._notify(ticket, [Notify.model_validate(n) for n in row.notifications], now)
         with self.engine.begin() as conn:
             store.mark_outbox(conn, row.id, status="applied", calls=applied.calls, now=now)
             store.add_audit(conn, [{"at": now, "ticket_key": row.ticket_key, "event_id": None,

@@ -163,7 +163,10 @@ def kesu_plan_applied(ticket: Ticket, plan: Plan, calls: int) -> None:
 def kesu_notify(ticket: Ticket, notification: Notify, now: datetime) -> None:
     """Deliver a notification outside the helpdesk (SMS, mail, chat).
 
-    Called after the plan was written, once per :class:`kesu.effects.Notify` effect. The default
+    Called once the write that first decides a :class:`kesu.effects.Notify` is on the ticket (also
+    when a later attempt finishes that write), before the write is marked applied: after a crash
+    in between it is called again for the same notification, so a plugin that must deliver once
+    keeps what it delivered by (ticket key, ``plugins.plan.notification_key``). The default
     delivery needs no plugin: the notification is a line of the ticket's internal note, inside
     the helpdesk where the recipients work. Exceptions are logged and counted, never retried.
 

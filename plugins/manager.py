@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "penalties": "policies.penalties",
     "followups": "policies.followups",
     "compensation": "policies.compensation",
+    "notifiers": "kesu.notifiers.plugin",  # group bots (WeCom, DingTalk, Feishu); delivers nothing unconfigured
 }
 #: Plugins that cannot be disabled (pytest's "essential_plugins"): without a connector, kesu
 #: cannot talk to any helpdesk.
@@ -366,6 +367,25 @@ def _explain(plugin: str, exc: ValidationError) -> str:
     lines = [f"invalid configuration in [policies.{plugin}]:"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(section)"
-        got = err.get("input")
+        got = redact_secrets(err.get("input"), secret=_is_secret(key.rpartition(".")[2]))
         lines.append(f"  {key}: {err['msg']} (got {got!r})")
     return "\n".join(lines)
+
+
+_SECRET_WORDS = ("secret", "token", "key", "password", "webhook")
+
+
+def _is_secret(name: str) -> bool:
+    """``secret``, ``webhook``, ``api_key``, ``access_token`` ... (not ``keywords``)."""
+    name = name.lower()
+    return any(name == w or name.endswith("_" + w) for w in _SECRET_WORDS)
+
+
+def redact_secrets(value: Any, *, secret: bool = False) -> Any:
+    """A rejected value as shown in the error, without secrets (a bot's webhook address carries
+    its key; a section that fails as a whole would show every value in it)."""
+    if secret and value:
+        return "[redacted]"
+    if isinstance(value, Mapping):
+        return {k: redact_secrets(v, secret=_is_secret(str(k))) for k, v in value.items()}
+    return value

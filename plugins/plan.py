@@ -257,6 +257,13 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
 
+def notification_key(n: Notify) -> str:
+    """What makes a notification the same one on one ticket (rule, recipients, message): its note
+    line is written once, and the ``kesu_notify`` hook gets it once the write that first carries
+    it is on the ticket; notifier plugins deduplicate deliveries by (ticket, this key)."""
+    return _digest("notify", n.rule_id, n.recipients, n.message)
+
+
 @dataclass
 class Writes:
     """What to write to the ticket now, and what kesu will remember as applied."""
@@ -346,7 +353,7 @@ def diff(
             w.todos.append(Todo(key=todo.key, summary=todo.summary, due_at=todo.due_at, assignee=todo.assignee, rule_id=todo.rule_id))
         note(d, renderer.line("todo", todo, summary=todo.summary, due=renderer.when(todo.due_at)))
     for n in plan.notifications:
-        note(_digest("notify", n.rule_id, n.recipients, n.message), renderer.line("notify", n, value="、".join(n.recipients), message=n.message))
+        note(notification_key(n), renderer.line("notify", n, value="、".join(n.recipients), message=n.message))
     for entry in plan.ledger:
         amount = _amount(entry, renderer.lang)
         # The digest keeps its earlier form, so lines written before are not written again.

@@ -33,7 +33,7 @@ def test_builtins_registered_in_order(pm):
 
     names = [name for name, _ in pm.list_name_plugin()]
     canonical = ["zammad", "odoo", "facts", "severity", "routing", "deadlines", "escalation", "penalties",
-                 "followups", "compensation"]
+                 "followups", "compensation", "notifiers"]
     assert names == list(BUILTIN_PLUGINS) and names[:1] == ["zammad"] and "severity" in names
     assert names == [n for n in canonical if n in names], "built-ins must keep the policy order"
     infos = {i.name: i for i in list_plugins(pm)}

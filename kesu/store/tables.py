@@ -11,6 +11,8 @@
 * ``complaints`` -- the complaint record (客户投诉记录表) per ticket: the facts reports use.
 * ``cursors`` -- catch-up poll positions.
 * ``reports`` -- report files produced (R-RPT-4.27); ``run_key`` makes the automatic run once per period.
+* ``bot_notifications`` -- one row per (notification, group-bot channel): posted once, retried
+  until the bot takes it (kesu.notifiers).
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True)),
+    # The Notify effects first decided with this write: the kesu_notify hook gets them once the
+    # write is on the ticket, also when a later attempt finishes the write (kesu.pipeline).
+    Column("notifications", JSON),
 )
 Index("ix_outbox_pending", outbox.c.ticket_key, outbox.c.status)
 
@@ -220,3 +225,26 @@ reports = Table(
     Column("inputs", JSON),  # {"premium_yuan": ..., "policies": ...} given for R-PEN-5.6.5; NULL: none
 )
 Index("ix_reports_period", reports.c.kind, reports.c.period)
+
+bot_notifications = Table(
+    "bot_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # "<ticket key>|<notification key>" (plugins.plan.notification_key): one notification of one
+    # ticket, however often the plan that asks for it is run again.
+    Column("notification", String(200), nullable=False),
+    Column("channel", String(64), nullable=False),  # [policies.notifiers.channels.<name>]
+    Column("kind", String(16), nullable=False),  # wecom | dingtalk | feishu
+    Column("ticket_key", String(140), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("message", JSON, nullable=False),  # the composed message (kesu.notifiers.message.Message)
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", DateTime(timezone=True), nullable=False),  # pending: not before; sending: lease end
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("notification", "channel", name="uq_bot_notification"),
+)
+Index("ix_bot_notifications_due", bot_notifications.c.status, bot_notifications.c.next_at)
+Index("ix_bot_notifications_sent", bot_notifications.c.channel, bot_notifications.c.sent_at)

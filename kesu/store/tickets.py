@@ -72,17 +72,21 @@ class OutboxRow:
     marker: str
     writes: dict[str, Any]
     attempts: int
+    notifications: tuple[dict[str, Any], ...] = ()  # Notify effects (JSON) decided with the write
 
 
 def add_outbox(conn: Connection, *, key: str, event_id: int | None, marker: str,
-               writes: dict[str, Any], now: datetime, held_until: datetime | None = None) -> int:
+               writes: dict[str, Any], now: datetime, held_until: datetime | None = None,
+               notifications: list[dict[str, Any]] | None = None) -> int:
     """A decided write, pending until applied. ``held_until``: the worker that decided it applies
     it now and holds it until then (``applied_at`` of a pending row is its hold); nobody else
-    applies it before (``take_outbox``)."""
+    applies it before (``take_outbox``). ``notifications``: the Notify effects first decided with
+    it, handed to the ``kesu_notify`` hook once the write is on the ticket."""
     return conn.execute(
         insert(outbox).returning(outbox.c.id),
         {"ticket_key": key, "event_id": event_id, "marker": marker, "writes": writes,
-         "status": "pending", "attempts": 0, "created_at": now, "applied_at": held_until},
+         "status": "pending", "attempts": 0, "created_at": now, "applied_at": held_until,
+         "notifications": notifications or None},
     ).scalar_one()
 
 
@@ -113,11 +117,13 @@ def renew_outbox(conn: Connection, outbox_id: int, until: datetime) -> bool:
 
 def pending_outbox(conn: Connection, key: str) -> list[OutboxRow]:
     rows = conn.execute(
-        select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts)
+        select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts,
+               outbox.c.notifications)
         .where(outbox.c.ticket_key == key, outbox.c.status == "pending")
         .order_by(outbox.c.id)
     ).all()
-    return [OutboxRow(r.id, r.ticket_key, r.marker, dict(r.writes), r.attempts) for r in rows]
+    return [OutboxRow(r.id, r.ticket_key, r.marker, dict(r.writes), r.attempts, tuple(r.notifications or ()))
+            for r in rows]
 
 
 def mark_outbox(conn: Connection, outbox_id: int, *, status: str, calls: int | None,
