@@ -220,7 +220,8 @@ def serve(
             threading.Event().wait(0.05)
         if embedded is not None:
             result = provision(settings, embedded)
-            console.print(f"provisioned webhook and trigger in the sandbox: {result}")
+            fields = result.fields.changes if result.fields is not None else []
+            console.print(f"provisioned webhook, trigger and {len(fields)} ticket fields in the sandbox")
         if demo and embedded is not None:
             tickets = run_demo(embedded)
             _print_demo(tickets)
@@ -590,6 +591,7 @@ def sync(
 def zammad_setup(
     config: ConfigOpt = None,
     webhook_url: Annotated[Optional[str], typer.Option(help="How Zammad reaches kesu")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing")] = False,
 ) -> None:
     """Create or update kesu's webhook, trigger and ticket fields in Zammad (idempotent)."""
     from kesu.embedded import provision
@@ -600,7 +602,8 @@ def zammad_setup(
     if not settings.helpdesk.webhook_secret.get_secret_value():
         raise ConfigError("必须设置 [helpdesk] webhook_secret（环境变量 KESU_HELPDESK__WEBHOOK_SECRET）",
                           "[helpdesk] webhook_secret must be set (KESU_HELPDESK__WEBHOOK_SECRET)")
-    console.print(provision(settings))
+    result = provision(settings, dry_run=dry_run)  # helpdesk and configuration errors: one line (KesuGroup)
+    console.print(escape(result.describe(settings.notes.language)))
 
 
 @odoo_app.command("setup")
@@ -609,21 +612,26 @@ def odoo_setup(
     webhook_url: Annotated[Optional[str], typer.Option(help="How Odoo reaches kesu (…/webhooks/odoo)")] = None,
     admin_key: Annotated[Optional[str], typer.Option(envvar="KESU_ODOO_ADMIN_KEY", help="API key of an Odoo administrator (the bot needs no Settings rights)")] = None,
     admin_login: Annotated[Optional[str], typer.Option(help="That administrator's login (Odoo 16-18)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing")] = False,
 ) -> None:
-    """Create or update kesu's automation rule and webhook action in Odoo 17+ (idempotent); 16: polling."""
+    """Create or update kesu's automation rule, webhook action and ticket fields in Odoo, and check the
+    To-Do activity type (idempotent); 16: the fields, and polling instead of the webhook."""
     from connector.errors import ConnectorError
     from connector.odoo.connector import OdooConnector
     from connector.odoo.setup import setup_from_settings
+    from kesu.provision import declared_fields
 
     settings = _settings(config)
+    fields = declared_fields(settings)  # a configuration error: one line (KesuGroup)
     try:
         result = setup_from_settings(settings.helpdesk, webhook_url=webhook_url, admin_key=admin_key,
-                                     admin_login=admin_login)
+                                     admin_login=admin_login, fields=fields, language=settings.notes.language,
+                                     dry_run=dry_run)
     except (ConnectorError, ValueError) as exc:
         console.print("[red]odoo setup failed:[/red] " + escape(str(exc)))
         raise typer.Exit(1) from None
     every = settings.worker.sync_interval or OdooConnector.reconcile_interval
-    console.print(escape(result.describe(every)))
+    console.print(escape(result.describe(every, settings.notes.language)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -700,9 +708,6 @@ LangOpt = Annotated[Optional[str], typer.Option("--lang", help="zh or en (defaul
 
 def _set_lang(lang: str | None) -> None:
     if lang is None:
-    from plugins.manager import redact_secrets
-
-    shown.policies = redact_secrets(shown.policies)  # a group bot's webhook and signing secret
         return
     if lang not in ("zh", "en"):
         raise typer.BadParameter(f"{lang!r}: use zh or en", param_hint="--lang")
