@@ -125,6 +125,7 @@ class KeywordRule(_Strict):
     keywords: list[str]
     hypothetical: bool = Field(False, description="count words in a hypothetical's scope too (threats)")
     people_only: bool = Field(False, description="harm to a person: words told of an animal do not count")
+    own_words: bool = Field(False, description="the customer's own words: quoted speech of others does not count")
 
 
 class LossRules(_Strict):
@@ -189,6 +190,7 @@ class ScopeConfig(_Strict):
     simile_window: int = Field(10, ge=0)
     animals: list[str] = Field(default_factory=list)
     persons: list[str] = Field(default_factory=list)
+    speech_verbs: list[str] = Field(default_factory=list)
 
 
 class FactsConfig(_Strict):
@@ -531,7 +533,8 @@ class _Rules:
                               tuple(normalise(n) for n in sc.clause_negations),
                               tuple(normalise(n) for n in sc.similes),
                               tuple(normalise(n) for n in sc.simile_ends), sc.simile_window,
-                              tuple(normalise(n) for n in sc.animals), tuple(normalise(n) for n in sc.persons))
+                              tuple(normalise(n) for n in sc.animals), tuple(normalise(n) for n in sc.persons),
+                              tuple(normalise(n) for n in sc.speech_verbs))
         exceptions: dict[str, list[str]] = {}
         for cls in config.lexicon.values():
             for word in cls.all_words():
@@ -543,7 +546,10 @@ class _Rules:
                                                for w in c.all_words() if not w.startswith("re:")],
                                       people_only=[w for r in config.flags.values() if r.people_only
                                                    for w in compile_expressions(r.keywords, config.lexicon_words())[0]
-                                                   if not w.startswith("re:")])
+                                                   if not w.startswith("re:")],
+                                      own_words=[w for r in config.flags.values() if r.own_words
+                                                 for w in compile_expressions(r.keywords, config.lexicon_words())[0]
+                                                 if not w.startswith("re:")])
         # Each pattern with the characters one of which a match needs (most texts skip the search).
         self.people = tuple((c, required_chars(c)) for c in map(re.compile, config.people_patterns))
         self.batch = tuple((c, required_chars(c)) for c in map(re.compile, config.batch_patterns))

@@ -145,7 +145,7 @@ class KeywordMatcher:
     """Expression lists compiled together (see the module docstring)."""
 
     __slots__ = ("cues", "lists", "hypothetical_lists", "_by_first", "_firsts", "_index", "_numbers", "_except",
-                 "_patterns", "_automaton", "_literal", "_people_only")
+                 "_patterns", "_automaton", "_literal", "_people_only", "_own_words")
 
     def __init__(
         self,
@@ -158,6 +158,7 @@ class KeywordMatcher:
         hypothetical_lists: Iterable[int] = (),
         literal: Iterable[str] = (),
         people_only: Iterable[str] = (),
+        own_words: Iterable[str] = (),
     ) -> None:
         self.cues = negations if isinstance(negations, ScopeCues) else ScopeCues(
             tuple(normalise(n) for n in negations), window, *_DEFAULTS, DEFAULT_CLAUSE_NEGATIONS)
@@ -207,6 +208,8 @@ class KeywordMatcher:
         self._literal = frozenset(normalise(w) for w in literal) & frozenset(index)
         # words of harm to a person: told of an animal they do not count ("狗吃了还吐了")
         self._people_only = frozenset(people_only) & frozenset(index)
+        # the customer's own threats: quoted words of staff or others do not count
+        self._own_words = frozenset(own_words) & frozenset(index)
 
     # -- finding words -----------------------------------------------------------------------------
 
@@ -253,6 +256,8 @@ class KeywordMatcher:
             if word in self._literal and scopes.figurative(start):
                 continue
             if word in self._people_only and scopes.of_animal(start):
+                continue
+            if word in self._own_words and scopes.others_words(start):
                 continue
             factual = not scopes.hypothetical(start)
             out.spans.setdefault(word, []).append((start, end, factual))

@@ -95,12 +95,17 @@ class ScopeCues:
     #: people-only words do not count ("物业的狗把我孩子咬了" still does).
     animals: tuple[str, ...] = ()
     persons: tuple[str, ...] = ()
+    #: Others' words, quoted: inside “…” after a speech verb (``speech_verbs``: 说, 讲, 问 …) whose
+    #: clause does not start with the customer (我, 本人), the words are what staff or a third
+    #: party said ("她说“拍了我们要告你侵权”") -- no threat of the customer's.
+    speech_verbs: tuple[str, ...] = ()
 
 
 class Scopes:
     """Negated and hypothetical character ranges of one normalised text."""
 
-    __slots__ = ("text", "_neg", "_hyp", "_fig", "_ani", "_neg_starts", "_hyp_starts", "_fig_starts", "_ani_starts")
+    __slots__ = ("text", "_neg", "_hyp", "_fig", "_ani", "_oth", "_neg_starts", "_hyp_starts", "_fig_starts",
+                 "_ani_starts", "_oth_starts")
 
     def __init__(self, text: str, cues: ScopeCues) -> None:
         self.text = text
@@ -113,6 +118,8 @@ class Scopes:
         self._fig_starts = [a for a, _ in self._fig]
         self._ani = _merge(_animal_ranges(text, cues, found))
         self._ani_starts = [a for a, _ in self._ani]
+        self._oth = _others_speech(text, cues)
+        self._oth_starts = [a for a, _ in self._oth]
 
     @staticmethod
     def _inside(ranges: list[tuple[int, int]], starts: list[int], at: int) -> bool:
@@ -135,6 +142,10 @@ class Scopes:
     def of_animal(self, start: int) -> bool:
         """A word at ``start`` tells of an animal, not of a person ("金毛…后腿骨折")."""
         return bool(self._ani) and self._inside(self._ani, self._ani_starts, start)
+
+    def others_words(self, start: int) -> bool:
+        """A word at ``start`` is inside what someone else is quoted saying."""
+        return bool(self._oth) and self._inside(self._oth, self._oth_starts, start)
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -305,6 +316,41 @@ def _animal_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, 
             if i < len(people) and people[i] < stop:
                 stop = people[i]
             ranges.append((start, stop))
+    return ranges
+
+
+_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
+_CUSTOMER = ("我", "本人")
+
+
+def _others_speech(text: str, cues: ScopeCues) -> list[tuple[int, int]]:
+    """Quoted speech of someone other than the customer: (start, end) inside the quotes."""
+    if not cues.speech_verbs or not any(q in text for q in _QUOTES):
+        return []
+    ranges: list[tuple[int, int]] = []
+    i, size = 0, len(text)
+    while i < size:
+        close = _QUOTES.get(text[i])
+        if close is None:
+            i += 1
+            continue
+        end = text.find(close, i + 1)
+        if end == -1:
+            break
+        # the speech verb just before the quote ("说：“", "说，“", "骂道“")
+        j = i
+        while j > 0 and text[j - 1] in "，,：: ":
+            j -= 1
+        verb = next((v for v in cues.speech_verbs if text.endswith(v, max(0, j - len(v) - 1), j)
+                     or text.endswith(v, 0, j)), None)
+        if verb is not None:
+            # the speaker: the clause before the verb; the customer when it starts with 我
+            k = j
+            while k > 0 and text[k - 1] not in CLAUSE_BREAKS:
+                k -= 1
+            if not text.startswith(_CUSTOMER, k):
+                ranges.append((i + 1, end))
+        i = end + 1
     return ranges
 
 

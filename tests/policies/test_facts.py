@@ -343,6 +343,18 @@ def test_harm_told_of_an_animal_or_by_hearsay_is_no_injury(food, body, injured):
     assert f.flag("injury") is injured
 
 
+@pytest.mark.parametrize("body, lawsuit", [
+    ("店长抢我手机，说“不许拍，拍了我们要告你侵权”，还推了我一下。", False),   # staff's words, quoted
+    ("你们业务员打电话来说，“你再不删我们就告你，让法院传你”。", False),
+    ("我跟她说：“再不给说法我就去法院起诉你们。”", True),                     # the customer's own threat
+    ("豆腐发霉了，再不处理我就去法院起诉你们。", True),
+])
+def test_threats_quoted_from_others_are_not_the_customers(food, body, lawsuit):
+    """own_words rules: words inside others' quoted speech do not count (policies.text)."""
+    f = facts_of(food, ticket("投诉", body))
+    assert f.flag("lawsuit") is lawsuit
+
+
 def test_threats_count_when_conditional_harm_does_not(food):
     f = facts_of(food, ticket("投诉", "豆腐发霉了。要是孩子吃了住院怎么办？再不处理我就发抖音。"))
     assert f.flag("media") and not f.flag("injury") and not f.flag("serious_injury")
