@@ -403,9 +403,10 @@ class AdminOps:
         try:
             given = inputs(premium, policies)
         except RatioInputError as exc:
-            raise InvalidError(str(exc)) from None
+            raise InvalidError(str(exc), exc.zh) from None
         if kind == "major" and (given.premium_yuan is not None or given.policies is not None):
-            raise InvalidError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report")
+            raise InvalidError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report",
+                               "保费与保单数（R-PEN-5.6.5）只用于月报、季报和年报")
         if kind == "major":
             period = self.resolve(period)
         try:

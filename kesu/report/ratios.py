@@ -27,7 +27,12 @@ _NUMBER = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)\s*(亿元|万元
 
 
 class RatioInputError(ValueError):
-    """A premium or policy count that is not a positive amount; the message says what is wanted."""
+    """A premium or policy count that is not a positive amount; the message says what is wanted
+    (``zh``: the same in Chinese, for the admin page)."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 def parse_premium(text: str | None) -> float | None:
@@ -42,7 +47,8 @@ def parse_policies(text: str | None) -> int | None:
     if value is None:
         return None
     if abs(value - round(value)) > 1e-6:
-        raise RatioInputError(f"policies must be a whole number of policies (保单数须为整数), got {text!r}")
+        raise RatioInputError(f"policies must be a whole number of policies (保单数须为整数), got {text!r}",
+                              f"保单数须为整数，收到 {text!r}")
     return int(round(value))
 
 
@@ -53,10 +59,12 @@ def _parse(text: str | None, name: str, name_zh: str, units: tuple[str, ...]) ->
     unit = (m.group(2) or "") if m else ""
     if not m or unit not in units or ("," in m.group(1) and not re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d+)?", m.group(1))):
         shown = "12.5亿, 125000万 or 1250000000 (yuan)" if name == "premium" else "380000 or 38万"
-        raise RatioInputError(f"{name} ({name_zh}) must be a positive number such as {shown}, got {text!r}")
+        shown_zh = "12.5亿、125000万 或 1250000000（元）" if name == "premium" else "380000 或 38万"
+        raise RatioInputError(f"{name} ({name_zh}) must be a positive number such as {shown}, got {text!r}",
+                              f"{name_zh}须为正数，例如 {shown_zh}，收到 {text!r}")
     value = float(m.group(1).replace(",", "")) * _UNITS[unit]
     if not math.isfinite(value) or value <= 0:
-        raise RatioInputError(f"{name} ({name_zh}) must be more than 0, got {text!r}")
+        raise RatioInputError(f"{name} ({name_zh}) must be more than 0, got {text!r}", f"{name_zh}须大于 0，收到 {text!r}")
     return value
 
 
