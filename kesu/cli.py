@@ -700,6 +700,9 @@ def config_show(config: ConfigOpt = None) -> None:
     console.print(f"# from {settings.config_path or 'embedded defaults'}")
     shown = settings.model_copy(deep=True)
     shown.store.url = redact_url(shown.store.url)  # the URL may carry the database password
+    from plugins.manager import redact_secrets
+
+    shown.policies = redact_secrets(shown.policies)  # a group bot's webhook and signing secret
     console.print_json(shown.model_dump_json(exclude={"config_path"}))
 
 
