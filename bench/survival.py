@@ -211,9 +211,13 @@ class Stack:
             return int(self.sandbox.create_ticket(title, body, customer=email, group="Users", as_user=email)["id"])
         return int(self.sandbox.create_ticket(title, f"<p>{body}</p>", partner=email))
 
-    def inject(self, lost_rate: float, slow: bool, timing: Timing, seed: int) -> list[Any]:
-        """The faults; returns them (each counts its hits)."""
+    def inject(self, lost_rate: float, slow: bool, timing: Timing, seed: int,
+               slow_rate: float | None = None) -> list[Any]:
+        """The faults; returns them (each counts its hits). ``slow_rate``: share of the writes
+        not answered 504 that are slow (``lost_rate`` by default), half applied late, half
+        answered late."""
         faults: list[Any] = []
+        slow_rate = lost_rate if slow_rate is None else slow_rate
         sb = self.sandbox
         if self.kind == "zammad":
             writes = [("PUT", r"^/api/v1/tickets/\d+$"), ("POST", r"^/api/v1/tags/add$"),
@@ -222,11 +226,11 @@ class Stack:
                 if lost_rate:
                     faults.append(("504", sb.inject(method, path, status=504, apply_then_fail=True, times=None,
                                                      rate=lost_rate, seed=seed + n)))
-                if slow and lost_rate:
+                if slow and slow_rate:
                     faults.append(("slow", sb.inject(method, path, status=None, delay=timing.slow, times=None,
-                                                      rate=lost_rate / 2, seed=seed + 10 + n)))
+                                                      rate=slow_rate / 2, seed=seed + 10 + n)))
                     faults.append(("slow", sb.inject(method, path, status=None, hold=timing.slow, times=None,
-                                                      rate=lost_rate / 2, seed=seed + 20 + n)))
+                                                      rate=slow_rate / 2, seed=seed + 20 + n)))
             return faults
         tag_model = sb.state.tag_model
         writes = [("helpdesk.ticket", "write"), ("helpdesk.ticket", "message_post"), ("mail.activity", "create"),
@@ -235,11 +239,11 @@ class Stack:
             if lost_rate:
                 faults.append(("504", sb.inject(None, model, method, status=504, apply_then_fail=True, times=None,
                                                  rate=lost_rate, seed=seed + n)))
-            if slow and lost_rate:
+            if slow and slow_rate:
                 faults.append(("slow", sb.inject(None, model, method, status=None, delay=timing.slow, times=None,
-                                                  rate=lost_rate / 2, seed=seed + 10 + n)))
+                                                  rate=slow_rate / 2, seed=seed + 10 + n)))
                 faults.append(("slow", sb.inject(None, model, method, status=None, hold=timing.slow, times=None,
-                                                  rate=lost_rate / 2, seed=seed + 20 + n)))
+                                                  rate=slow_rate / 2, seed=seed + 20 + n)))
         return faults
 
     def wait_done(self, ids: list[int], timeout: float) -> None:
@@ -350,10 +354,11 @@ def complaints(n: int) -> list[tuple[str, str]]:
 
 
 def _run(helpdesk: str, store_url: str, n: int, lost_rate: float, slow: bool, timing: Timing, seed: int,
-         timeout: float) -> tuple[Stack, list[int], list[tuple[str, Any]], float]:
-    stack = Stack(helpdesk, store_url, timing)
+         timeout: float, slow_rate: float | None = None, threads: int = 2,
+         ) -> tuple[Stack, list[int], list[tuple[str, Any]], float]:
+    stack = Stack(helpdesk, store_url, timing, threads=threads)
     try:
-        faults = stack.inject(lost_rate, slow, timing, seed)
+        faults = stack.inject(lost_rate, slow, timing, seed, slow_rate)
         started = time.monotonic()
         ids = [stack.file(i + 1, title, body) for i, (title, body) in enumerate(complaints(n))]
         stack.wait_done(ids, timeout)
@@ -379,14 +384,16 @@ def reference(helpdesk: str, n: int, timing: Timing, *, timeout: float = 600) ->
 
 def survive(helpdesk: str, store_url: str, *, complaints_n: int = 200, lost_rate: float = 0.3,
             slow: bool = False, seed: int = 1, timing: Timing | None = None,
-            expected: list[dict[str, Any]] | None = None, timeout: float = 900) -> Result:
+            expected: list[dict[str, Any]] | None = None, timeout: float = 900,
+            slow_rate: float | None = None, threads: int = 2) -> Result:
     """One survival run against a fault-free ``expected`` (computed when not given)."""
     timing = timing or Timing()
     if expected is None:
         expected = reference(helpdesk, complaints_n, timing)
     store = "postgres" if store_url.startswith("postgresql") else "sqlite"
     result = Result(helpdesk, store, complaints_n, lost_rate, slow)
-    stack, ids, faults, seconds = _run(helpdesk, store_url, complaints_n, lost_rate, slow, timing, seed, timeout)
+    stack, ids, faults, seconds = _run(helpdesk, store_url, complaints_n, lost_rate, slow, timing, seed, timeout,
+                                       slow_rate, threads)
     try:
         stack.sandbox.clear_faults()
         result.seconds = round(seconds, 1)

@@ -476,6 +476,10 @@ class SandboxApp:
             await response(scope, receive, send)
             return
         if fault.delay:
+            if fault.status is None:
+                # A slow Zammad has the whole request and works on it however long it takes:
+                # it applies it even if the client gave up waiting meanwhile.
+                receive = await _buffered(receive)
             await asyncio.sleep(fault.delay)
         if fault.status is None:
             response = await self.handle(scope, receive)
@@ -523,6 +527,24 @@ class SandboxApp:
         except Exception as exc:  # pragma: no cover - a sandbox bug; answer like Zammad would
             traceback.print_exc()
             return json_response(500, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+async def _buffered(receive: Any) -> Any:
+    """Read the request body now; the returned ``receive`` replays it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away before sending everything
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replayed() -> dict[str, Any]:
+        return replay.pop() if replay else {"type": "http.disconnect"}
+
+    return replayed
 
 
 def fault_response(status: int, retry_after: float | None, body: Any | None) -> Response:
