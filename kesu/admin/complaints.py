@@ -189,23 +189,10 @@ class ComplaintViews:
     # -- one row -----------------------------------------------------------------------------
 
     def _complaint(self, row: Any, followup: dict[str, Any] | None, labels: Labels, now: datetime) -> Complaint:
-        valid, resolved_at = row["valid"], _time(row["resolved_at"])
-        state = "invalid" if valid == 0 else "resolved" if resolved_at else "open"
-        deadlines = []
-        for rule_id, entry in sorted((row["deadlines"] or {}).items()):
-            if not isinstance(entry, dict):
-                continue
-            extended = _time(entry.get("extended_to"))
-            due = extended or _time(entry.get("due"))
-            met = _time(entry.get("met_at"))
-            late = bool(entry.get("overdue")) or (met is None and due is not None and due < now and state == "open")
-            deadlines.append(Deadline(rule_id, labels.deadline(rule_id), due, met, extended,
-                                      entry.get("approved_by"), late))
-        pending = [d for d in deadlines if d.met_at is None and d.due is not None]
-        running_late = [d for d in pending if d.due < now] if state == "open" else []  # type: ignore[operator]
-        overdue = state == "open" and (bool(running_late) or any(d.overdue and d.met_at is None for d in deadlines))
-        nxt = min(pending, key=lambda d: d.due) if pending and state == "open" else None  # type: ignore[arg-type,return-value]
-        late_by = (now - min(d.due for d in running_late)).total_seconds() / 3600 if running_late else None  # type: ignore[type-var,operator]
+        j = _judge(row, now)
+        state, resolved_at, late_by, nxt, overdue = j.state, j.resolved_at, j.late_by, j.next_due, j.overdue
+        deadlines = [Deadline(d.rule_id, labels.deadline(d.rule_id), d.due, d.met_at, d.extended_to, d.approved_by,
+                              d.overdue) for d in j.deadlines]
 
         fu_key = None
         if followup is not None:
@@ -234,7 +221,7 @@ class ComplaintViews:
             state=state, state_label=labels.state(state), overdue=overdue,
             overdue_by_hours=round(late_by, 1) if late_by is not None else None,
             next_due=nxt.due if nxt else None, next_due_rule=nxt.rule_id if nxt else None,
-            next_due_label=nxt.name if nxt else None,
+            next_due_label=labels.deadline(nxt.rule_id) if nxt else None,
             followup=fu_key, followup_label=labels.followup(fu_key) if fu_key else None,
             flags=flags, flag_labels=[labels.marker(f) for f in flags], resolved_at=resolved_at,
             link=self.link(row["ticket_key"]), deadlines=deadlines)
@@ -250,7 +237,9 @@ class ComplaintViews:
     def list(self, filters: Filters, labels: Labels, now: datetime | None = None) -> ComplaintPage:
         f = filters.check()
         now = now or datetime.now(timezone.utc)
-        q = select(*_LIST_COLUMNS)
+        # What judging and ordering need; the rest only for the page's rows (JSON costs).
+        needed = [complaints.c[n] for n in ("ticket_key", "tier", "valid", "resolved_at", "received_at", "deadlines")]
+        q = select(*needed, *([complaints.c.units] if f.unit else []))
         if f.tier:
             q = q.where(complaints.c.tier == f.tier)
         text = (f.q or "").strip().removeprefix("#").strip()
@@ -262,21 +251,28 @@ class ComplaintViews:
                             complaints.c.customer_name.like(like, escape="\\")))
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-            fus = self._latest_followups(conn, None)
             tiers = [t for t in conn.execute(select(complaints.c.tier).distinct()).scalars() if t]
-            all_units = conn.execute(select(complaints.c.units).where(complaints.c.units.is_not(None))).scalars().all()
-        items = [self._complaint(r, fus.get(r["ticket_key"]), labels, now) for r in rows]
+            all_units = conn.execute(select(complaints.c.units).where(complaints.c.units.is_not(None))
+                                     .distinct()).scalars().all()
+        # Judge every row (state, overdue, next deadline) for the filters and the order; labels
+        # and the rest only for the rows of the page asked for.
+        judged = [(r, _judge(r, now)) for r in rows]
         if f.unit:
-            items = [c for c in items if f.unit in c.units]
+            judged = [(r, j) for r, j in judged if f.unit in (r["units"] or [])]
         if f.state:
-            items = [c for c in items if c.state == f.state]
+            judged = [(r, j) for r, j in judged if j.state == f.state]
         if f.overdue is not None:
-            items = [c for c in items if c.overdue == f.overdue]
-        items.sort(key=lambda c: _urgency(c))
+            judged = [(r, j) for r, j in judged if j.overdue == f.overdue]
+        judged.sort(key=lambda rj: _urgency(rj[0], rj[1]))
         start = (f.page - 1) * f.per_page
+        keys = [r["ticket_key"] for r, _ in judged[start:start + f.per_page]]
+        with self.engine.connect() as conn:
+            full = {r["ticket_key"]: r for r in conn.execute(
+                select(*_LIST_COLUMNS).where(complaints.c.ticket_key.in_(keys))).mappings()} if keys else {}
+            fus = self._latest_followups(conn, keys) if keys else {}
+        items = [self._complaint(full[k], fus.get(k), labels, now) for k in keys]
         units = sorted({str(u) for us in all_units for u in (us or [])})
-        return ComplaintPage(total=len(items), page=f.page, per_page=f.per_page,
-                             items=items[start:start + f.per_page],
+        return ComplaintPage(total=len(judged), page=f.page, per_page=f.per_page, items=items,
                              tiers=sorted(tiers, key=lambda t: (TIER_RANK.get(t, 9), t)), units=units)
 
     def count(self) -> int:
@@ -329,15 +325,57 @@ class ComplaintViews:
         return ComplaintDetail(complaint, facts, quotes, trail, ledger_rows, fu_rows)
 
 
-def _urgency(c: Complaint) -> tuple[Any, ...]:
+@dataclass
+class _Due:
+    rule_id: str
+    due: datetime | None
+    met_at: datetime | None
+    extended_to: datetime | None
+    approved_by: str | None
+    overdue: bool
+
+
+@dataclass
+class _Judged:
+    state: str
+    resolved_at: datetime | None
+    received_at: datetime | None
+    deadlines: list[_Due]
+    overdue: bool
+    late_by: float | None  # hours past the earliest missed deadline
+    next_due: _Due | None
+
+
+def _judge(row: Any, now: datetime) -> _Judged:
+    """A record's state, deadlines and lateness at ``now``."""
+    resolved_at = _time(row["resolved_at"])
+    state = "invalid" if row["valid"] == 0 else "resolved" if resolved_at else "open"
+    deadlines = []
+    for rule_id, entry in sorted((row["deadlines"] or {}).items()):
+        if not isinstance(entry, dict):
+            continue
+        extended = _time(entry.get("extended_to"))
+        due = extended or _time(entry.get("due"))
+        met = _time(entry.get("met_at"))
+        late = bool(entry.get("overdue")) or (met is None and due is not None and due < now and state == "open")
+        deadlines.append(_Due(rule_id, due, met, extended, entry.get("approved_by"), late))
+    pending = [d for d in deadlines if d.met_at is None and d.due is not None]
+    running_late = [d.due for d in pending if d.due is not None and d.due < now] if state == "open" else []
+    overdue = state == "open" and (bool(running_late) or any(d.overdue and d.met_at is None for d in deadlines))
+    nxt = min(pending, key=lambda d: d.due) if pending and state == "open" else None  # type: ignore[arg-type,return-value]
+    late_by = (now - min(running_late)).total_seconds() / 3600 if running_late else None
+    return _Judged(state, resolved_at, _time(row["received_at"]), deadlines, overdue, late_by, nxt)
+
+
+def _urgency(row: Any, j: _Judged) -> tuple[Any, ...]:
     far = datetime.max.replace(tzinfo=timezone.utc)
-    tier = TIER_RANK.get(c.tier or "", 9)
-    if c.state == "open" and c.overdue:
-        return (0, -(c.overdue_by_hours or 0), tier, c.ticket_key)
-    if c.state == "open":
-        return (1, c.next_due or far, tier, c.received_at or far, c.ticket_key)
-    stamp = -(c.resolved_at or c.received_at or datetime.min.replace(tzinfo=timezone.utc)).timestamp()
-    return (2 if c.state == "resolved" else 3, stamp, c.ticket_key)
+    tier = TIER_RANK.get(row["tier"] or "", 9)
+    if j.state == "open" and j.overdue:
+        return (0, -(j.late_by or 0), tier, row["ticket_key"])
+    if j.state == "open":
+        return (1, j.next_due.due if j.next_due else far, tier, j.received_at or far, row["ticket_key"])
+    stamp = -(j.resolved_at or j.received_at or datetime.min.replace(tzinfo=timezone.utc)).timestamp()
+    return (2 if j.state == "resolved" else 3, stamp, row["ticket_key"])
 
 
 def _trail_entry(a: Any, labels: Labels) -> TrailEntry | None:
