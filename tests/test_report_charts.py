@@ -19,7 +19,7 @@ from sqlalchemy import insert
 
 from kesu.report import Period, build_major, build_report, render
 from kesu.report.labels import Catalogue
-from kesu.store.tables import complaints
+from kesu.store.tables import audit_log, complaints
 from tests.test_report_fixture import _complaint, deadline, insert_fixture, t
 
 MARCH = Period.parse("monthly", "2026-03")
@@ -168,6 +168,10 @@ def test_labels_never_raw_keys(engine):
                        deadlines={"R-SLA-6.18-major": deadline("2026-05-06 02:00", "2026-05-04 02:00")}),
             _complaint("zammad:302", "2026-05-04 02:00", tier="B", cause="channel_missing_packs", units=["营销部"]),
         ])
+        conn.execute(insert(audit_log), [{
+            "at": t("2026-05-03 02:01"), "ticket_key": "zammad:301", "event_id": None, "kind": "decision",
+            "plugin": "record", "rule_id": "R-REC-4.15", "detail": {"type": "record_complaint", "values": {
+                "cause": "mould", "tier": "A", "followup_outcome": "satisfied", "units": ["生产班组"]}}}])
     food = Catalogue.from_policies("food")
     may = build_report(engine, Period.parse("monthly", "2026-05"), catalogue=food)
     assert [c.label for c in may.by_cause] == [food.causes["channel_missing_packs"], food.causes["mould"]]
@@ -183,6 +187,7 @@ def test_labels_never_raw_keys(engine):
     md = render(major, "md").decode()
     assert "| 原因 | 产品发酸、发霉变质、发红 |" in md and "| 回访结果 | 满意 |" in md
     assert "mould" not in md and "satisfied" not in md and "B类（一般）" in md
+    assert "记录：原因=产品发酸、发霉变质、发红，回访结果=满意，等级=A类（重大），责任部门=生产班组" in md
 
     # An insurer's tiers and categories carry its own names.
     with engine.begin() as conn:

@@ -139,7 +139,7 @@ def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
         for e in entries
     ]
     timeline = [TimelineItem(at=_local(a["at"], tz) or "", kind=a["kind"], plugin=a["plugin"], rule_id=a["rule_id"],
-                             summary=summarize(a["kind"], a["detail"] or {}, tz))
+                             summary=summarize(a["kind"], a["detail"] or {}, tz, catalogue))
                 for a in audit]
     return MajorReport(
         ticket_key=ticket_key, timezone=tz, generated_at=generated_at.isoformat() if generated_at else None,
@@ -166,10 +166,12 @@ def _cmp(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def summarize(kind: str, detail: Mapping[str, Any], tz: str) -> str:
-    """One line for an audit entry: what was decided or done, in Chinese where kesu wrote it so."""
+def summarize(kind: str, detail: Mapping[str, Any], tz: str, catalogue: Catalogue | None = None) -> str:
+    """One line for an audit entry: what was decided or done, in Chinese where kesu wrote it so;
+    a recorded complaint's fields and values by their labels (原因=产品发酸…, not cause=mould)."""
     if kind == "decision":
         t = detail.get("type", "")
+        values = detail.get("values") or {}
         reason = detail.get("reason") or ""
         what = {
             "internal_note": lambda: str(detail.get("text", "")),
@@ -185,8 +187,9 @@ def summarize(kind: str, detail: Mapping[str, Any], tz: str) -> str:
             "notify": lambda: f"通知 {', '.join(detail.get('recipients') or [])}：{detail.get('message')}",
             "ledger_entry": lambda: f"{labels.KINDS.get(str(detail.get('kind')), detail.get('kind'))} "
                                     f"{detail.get('subject')} {_amount(detail)}",
-            "record_complaint": lambda: "记录：" + ", ".join(f"{k}={v}" for k, v in sorted(
-                (detail.get("values") or {}).items()) if k not in ("deadlines",)),
+            "record_complaint": lambda: "记录：" + "，".join(
+                f"{RECORD_LABELS.get(k, k)}={_shown(values, [], catalogue or Catalogue()).get(k) or _value(k, v)}"
+                for k, v in sorted(values.items()) if k not in ("deadlines",)),
             "set_state": lambda: "",
         }.get(t, lambda: t)()
         parts = [what] if what else []
