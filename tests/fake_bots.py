@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ONE_HOUR = 3600
+SIGN_FAIL = "sign match fail or timestamp is not within one hour from current time"
 
 
 @dataclass
@@ -148,11 +149,11 @@ class FakeBot:
             ts, sign = body.get("timestamp"), body.get("sign")
             if not isinstance(ts, str) or not ts.isdigit() or abs(int(ts) - time.time()) > ONE_HOUR:
                 self.refusals.append("timestamp outside one hour")
-                return Reply(200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"})
+                return Reply(200, {"code": 19021, "msg": SIGN_FAIL})
             mac = hmac.new(f"{ts}\n{self.secret}".encode(), b"", hashlib.sha256)
             if not isinstance(sign, str) or not hmac.compare_digest(base64.b64encode(mac.digest()).decode(), sign):
                 self.refusals.append("sign mismatch")
-                return Reply(200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"})
+                return Reply(200, {"code": 19021, "msg": SIGN_FAIL})
         kind = body.get("msg_type")
         rest = set(body) - {"timestamp", "sign", "msg_type"}
         if kind == "text":

@@ -131,10 +131,10 @@ def _feishu(channel: FeishuChannel, message: Message, language: str) -> dict[str
             rows.append([{"tag": "at", "user_id": "all"}])
         locale = "zh_cn" if language == "zh" else "en_us"
         return {"msg_type": "post", "content": {"post": {locale: {"title": message.title, "content": rows}}}}
-    elements: list[dict[str, Any]] = [
-        {"tag": "div", "text": {"tag": "lark_md", "content": message.markdown(heading="", bullet="", bold_labels=True).strip()
-                                + ("\n<at id=all></at>" if channel.at_all else "")}},
-    ]
+    body = message.markdown(heading="", bullet="", bold_labels=True).strip()
+    if channel.at_all:
+        body += "\n<at id=all></at>"
+    elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": body}}]
     if message.link:
         elements.append({"tag": "action", "actions": [
             {"tag": "button", "text": {"tag": "plain_text", "content": message.link_text},
