@@ -265,3 +265,15 @@ def test_cli_lists_and_shows_by_number(api, tmp_path: Path):
     down = runner.invoke(cli, ["complaints", "show", "39999", "-c", str(config)])
     assert down.exit_code == 2 and "Traceback" not in down.output
     assert len(down.stderr.strip().splitlines()) == 1 and down.stderr.startswith("无法向服务台查询工单 39999")
+
+
+def test_links_back_to_the_helpdesk():
+    from kesu.admin.complaints import helpdesk_link
+
+    assert helpdesk_link("zammad", "https://z.example.com/", "zammad:12") == "https://z.example.com/#ticket/zoom/12"
+    assert helpdesk_link("odoo", "https://o.example.com", "odoo:7", 18) == "https://o.example.com/odoo/helpdesk/7"
+    assert helpdesk_link("odoo", "https://o.example.com", "odoo:7", 17) == (
+        "https://o.example.com/web#id=7&model=helpdesk.ticket&view_type=form")
+    assert helpdesk_link("odoo", "https://o.example.com", "odoo:7") == (
+        "https://o.example.com/web#id=7&model=helpdesk.ticket&view_type=form")
+    assert helpdesk_link("zammad", "https://z.example.com", "zammad:x1") is None  # never a path from odd ids

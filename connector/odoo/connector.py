@@ -589,7 +589,7 @@ class OdooConnector(Connector):
         """Odoo shows a ticket as ``#<ticket_ref>`` (Enterprise) or its ``number`` (OCA); a
         helpdesk without either shows the record id, which is then looked for."""
         schema = self.schema
-        ref_field = next((f for f in ("ticket_ref", "number") if f in schema.present), None)
+        ref_field = next((f for f in ("ticket_ref", "number") if f in schema.fields), None)
         if ref_field is not None:
             rows = self.client.search_read(TICKET_MODEL, [(ref_field, "=", number)], ["id"], limit=2)
             ids = [r["id"] for r in rows if isinstance(r.get("id"), int)]
