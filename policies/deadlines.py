@@ -356,8 +356,9 @@ def kesu_ticket_fields(config: DeadlinesConfig) -> list[TicketField]:
     """The extension fields (R-EXT-6.18, R-EXT-6.27) and every time a rule starts from or is met by."""
     ext = config.extension
     out = [
-        TicketField(name=ext.extended_to, type="datetime", label="延期至", label_en="Extended to",
-                    named_by=named("deadlines.extension", "extended_to")),
+        # text, as the profile documents it: "2026-03-10" ends at business_end, "2026-03-10 12:00" is local
+        TicketField(name=ext.extended_to, type="text", label="延期至（日期或日期 时间）",
+                    label_en="Extended to (date or date and time)", named_by=named("deadlines.extension", "extended_to")),
         TicketField(name=ext.approved_by, type="text", label="延期批准人", label_en="Extension approved by",
                     named_by=named("deadlines.extension", "approved_by")),
         TicketField(name=ext.reason, type="text", label="延期原因", label_en="Extension reason",

@@ -82,7 +82,7 @@ def test_fields_follow_the_profile_configuration(profile: str) -> None:
         assert cause.type == "select"
         assert {(o.value, o.label) for o in cause.options} >= {(k, r["label"]) for k, r in causes.items()}
     ext = sections["deadlines"]["extension"]
-    assert fields[ext["extended_to"]].type == "datetime" and fields[ext["customer_consent"]].type == "boolean"
+    assert fields[ext["extended_to"]].type == "text" and fields[ext["customer_consent"]].type == "boolean"
     assert fields[sections["escalation"]["understanding_field"]].option_values() == ("yes", "no")
     for f in fields.values():
         assert f.label and f.label_en and f.named_by, f.name

@@ -127,6 +127,10 @@ def test_typed_columns_discard_and_delete(sandbox: SandboxZammad) -> None:
                                            "done_flag": "true"}).json()
     assert got["people_n"] == 3 and got["done_flag"] is True
     assert got["reported_at"] == "2026-03-10T04:00:00.000Z"
+    # Rails' casts: a time without offset is UTC; any word but false/0/f/off is true
+    got = agent("PUT", f"/tickets/{tid}", {"reported_at": "2026-03-10 12:00", "done_flag": "已完成"}).json()
+    assert got["reported_at"] == "2026-03-10T12:00:00.000Z" and got["done_flag"] is True
+    assert agent("PUT", f"/tickets/{tid}", {"done_flag": "false"}).json()["done_flag"] is False
     wrong = agent("PUT", f"/tickets/{tid}", {"people_n": "three"})
     assert wrong.status_code == 422 and "people_n" in wrong.json()["error"]
 

@@ -17,8 +17,10 @@ As in Zammad 6.x (``ObjectManager::Attribute``, ``ObjectManagerAttributesControl
 * delete removes an attribute still ``to_create`` at once, else marks ``to_delete`` (the column goes
   with the migration); ``…_discard_changes`` forgets what is pending.
 
-Ticket values of migrated attributes are stored like their column: integers, booleans, datetimes
-normalised to Zammad's ``…Z`` form, dates ``YYYY-MM-DD``; a value that does not fit is a 422.
+Ticket values of migrated attributes are stored like their column: integers, booleans (Rails' cast:
+``0``/``f``/``false``/``off`` are false, any other value true), datetimes normalised to Zammad's ``…Z``
+form (a time without offset is UTC, the application's zone), dates ``YYYY-MM-DD``; an integer or a
+time that does not parse is a 422.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ RESERVED = frozenset(
 CHANGEABLE_TYPES = frozenset({"tree_select", "select", "input", "checkbox"})
 INPUT_TYPES = ("text", "password", "tel", "fax", "email", "url")
 DEFAULT_POSITION = 1550
+_FALSE_WORDS = frozenset({"0", "f", "F", "false", "FALSE", "off", "OFF"})
 # Built-in ticket attributes, listed like Zammad's seeds (not editable).
 BUILTIN = (
     ("title", "Title", "input", 8), ("customer_id", "Customer", "user_autocompletion", 10),
@@ -316,14 +319,8 @@ class ObjectManager:
             except (TypeError, ValueError):
                 raise _error(f"Invalid value {value!r} for field '{name}'!") from None
         if kind == "boolean":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("true", "1", "t"):
-                return True
-            if text in ("false", "0", "f"):
-                return False
-            raise _error(f"Invalid value {value!r} for field '{name}'!")
+            # ActiveModel's boolean cast: a few words are false, any other value is true
+            return not (value is False or value == 0 or str(value) in _FALSE_WORDS)
         if kind == "datetime":
             try:
                 return timefmt.normalize(value)

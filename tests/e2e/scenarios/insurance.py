@@ -181,7 +181,7 @@ SCENARIOS = [
                     followups=[])),
             Reply(at=cst(2026, 2, 13, 15, 30), type="phone", internal=True, body="已致电客户了解情况。",
                   expect=Expect(note=[])),
-            Update(at=cst(2026, 2, 14, 10, 35), fields={"branch_reported_at": "2026-02-14 10:30"}, expect=Expect(
+            Update(at=cst(2026, 2, 14, 10, 35), fields={"branch_reported_at": "2026-02-14T10:30:00+08:00"}, expect=Expect(
                     note=[],
                     tags={'投诉-重大'}, priority='3 high', group='客户服务部', state='new',
                     owner='-', pending_time='',
