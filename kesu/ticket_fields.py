@@ -47,6 +47,9 @@ class TicketField(BaseModel):
     label_en: str = Field(min_length=1, description="English display name")
     options: tuple[FieldOption, ...] = ()
     multiline: bool = Field(False, description="text: a long free text (a report section)")
+    #: the tag convention for the same fact: a tag ``tag_prefix + option label`` (``有效性-无效``)
+    #: says what the field would; "" = none. Setup creates these tags where tags are records (Odoo).
+    tag_prefix: str = ""
     #: where the configuration names it, e.g. "[policies.facts.fields] validity"; several when merged
     named_by: tuple[str, ...] = ()
 
@@ -73,13 +76,18 @@ def named(section: str, key: str) -> tuple[str, ...]:
 
 
 def select(name: str, label: str, label_en: str, options: Iterable[tuple[str, str, str]], where: tuple[str, ...],
-           *, multi: bool = False) -> TicketField:
+           *, multi: bool = False, tag_prefix: str = "") -> TicketField:
     """A select of ``(value, label, label_en)`` choices; without choices it is a text field."""
     opts = tuple(dict.fromkeys(FieldOption(value=v, label=zh or v, label_en=en or v) for v, zh, en in options))
     if not opts:
         return TicketField(name=name, type="text", label=label, label_en=label_en, named_by=where)
     return TicketField(name=name, type="multiselect" if multi else "select", label=label, label_en=label_en,
-                       options=opts, named_by=where)
+                       options=opts, named_by=where, tag_prefix=tag_prefix)
+
+
+def convention_tags(fields: Iterable[TicketField]) -> list[str]:
+    """The tags of the fields' tag conventions: prefix + each option's Chinese label."""
+    return list(dict.fromkeys(f.tag_prefix + o.label for f in fields if f.tag_prefix for o in f.options))
 
 
 def _merge_options(a: tuple[FieldOption, ...], b: tuple[FieldOption, ...]) -> tuple[FieldOption, ...]:
@@ -115,6 +123,7 @@ def merge_fields(declared: Iterable[TicketField]) -> list[TicketField]:
             "type": kind,
             "options": _merge_options(have.options, f.options),
             "multiline": have.multiline or f.multiline,
+            "tag_prefix": have.tag_prefix or f.tag_prefix,
             "named_by": tuple(dict.fromkeys([*have.named_by, *f.named_by])),
         })
     return list(merged.values())

@@ -898,7 +898,9 @@ def kesu_ticket_fields(config: FactsConfig) -> list[TicketField]:
             continue
         where = ticket_fields.named("facts.fields", fact)
         if kind in ("select", "multiselect"):
-            out.append(ticket_fields.select(name, label, label_en, choices[fact], where, multi=kind == "multiselect"))
+            prefix = getattr(config.tags, "flag" if fact == "flags" else fact, "")
+            out.append(ticket_fields.select(name, label, label_en, choices[fact], where, multi=kind == "multiselect",
+                                            tag_prefix=prefix))
         else:
             out.append(TicketField(name=name, type=kind, label=label, label_en=label_en, named_by=where))
     return out

@@ -27,7 +27,7 @@ from connector.http import redact_url
 from connector.odoo.client import JSON, OdooClient, OdooVersion
 from connector.odoo.connector import TICKET_MODEL, TODO_XMLID, WEBHOOK_SINCE, OdooConnector
 from kesu.settings import HelpdeskSettings
-from kesu.ticket_fields import TicketField
+from kesu.ticket_fields import TicketField, convention_tags
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +287,12 @@ class FieldsResult:
     changes: list[FieldChange] = field(default_factory=list)
     activity_type: str = ""  # "present" or what is wrong
     dry_run: bool = False
+    tags_created: list[str] = field(default_factory=list)  # tag conventions (有效性-无效 ...) added
+    tags_present: int = 0
 
     @property
     def changed(self) -> bool:
-        return any(c.action in ("create", "update") for c in self.changes)
+        return any(c.action in ("create", "update") for c in self.changes) or bool(self.tags_created)
 
 
 def _ticket_fields(client: OdooClient, names: list[str]) -> tuple[dict[str, JSON], dict[int, list[JSON]]]:
@@ -356,7 +358,26 @@ def provision_fields(client: OdooClient, fields: list[TicketField], *, language:
                 client.write("ir.model.fields.selection", [int(option["id"])], {"name": name})
             log.info("updated Odoo field %s.%s: %s", TICKET_MODEL, spec["name"], ", ".join(diff))
         changes.append(FieldChange(spec["name"], label, "update" if diff else "unchanged", tuple(diff)))
-    return FieldsResult(changes, _activity_type(client), dry_run)
+    created, present = _convention_tags(client, fields, dry_run)
+    return FieldsResult(changes, _activity_type(client), dry_run, created, present)
+
+
+def _convention_tags(client: OdooClient, fields: list[TicketField], dry_run: bool) -> tuple[list[str], int]:
+    """The tags agents may set instead of a field (``有效性-无效``, ``回访-满意``, ``标记-媒体曝光`` ...),
+    as records of the helpdesk's tag model, so they can be picked; kesu's own tags (tiers,
+    escalation ...) are created when kesu first writes them."""
+    names = convention_tags(fields)
+    if not names:
+        return [], 0
+    tag_model = (client.fields_get(TICKET_MODEL, ["relation"]).get("tag_ids") or {}).get("relation")
+    if not tag_model:
+        return [], 0
+    have = {str(r.get("name")) for r in client.search_read(tag_model, [("name", "in", names)], ["name"])}
+    missing = [n for n in names if n not in have]
+    if missing and not dry_run:
+        client.create(tag_model, [{"name": n} for n in missing])
+        log.info("created %d Odoo %s records: %s", len(missing), tag_model, ", ".join(missing))
+    return missing, len(names) - len(missing)
 
 
 def _activity_type(client: OdooClient) -> str:
@@ -403,12 +424,15 @@ def describe_fields(result: FieldsResult, language: str = "zh") -> list[str]:
     n = {a: sum(1 for c in result.changes if c.action == a) for a in names}
     if lang == "zh":
         lines.append(("演练，未写入：" if result.dry_run else "") + f"工单字段 {len(result.changes)} 个：新建 {n['create']}，"
-                     f"更新 {n['update']}，不变 {n['unchanged']}，冲突 {n['conflict']}；待办活动类型 To-Do："
+                     f"更新 {n['update']}，不变 {n['unchanged']}，冲突 {n['conflict']}；标签 "
+                     f"{len(result.tags_created) + result.tags_present} 个：新建 {len(result.tags_created)}，"
+                     f"已有 {result.tags_present}；待办活动类型 To-Do："
                      + ("已有" if result.activity_type == "present" else result.activity_type))
     else:
         lines.append(("dry run, nothing written: " if result.dry_run else "") + f"{len(result.changes)} ticket fields: "
                      f"{n['create']} to create, {n['update']} to update, {n['unchanged']} unchanged, "
-                     f"{n['conflict']} in conflict; To-Do activity type: {result.activity_type}")
+                     f"{n['conflict']} in conflict; {len(result.tags_created)} tags to create, "
+                     f"{result.tags_present} present; To-Do activity type: {result.activity_type}")
     return lines
 
 

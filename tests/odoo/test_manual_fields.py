@@ -21,6 +21,7 @@ from connector.base import WriteSet
 from kesu.cli import app
 from kesu.provision import declared_fields
 from kesu.settings import load_settings
+from kesu.ticket_fields import convention_tags
 
 
 def _odoo(sb: SandboxOdoo, login: str = "admin") -> odoorpc.ODOO:
@@ -116,10 +117,15 @@ def test_kesu_odoo_setup_creates_every_declared_field(odoo17: SandboxOdoo, tmp_p
     odoo = _odoo(sb)
     ticket_fields = odoo.env["helpdesk.ticket"].fields_get([])
     assert not [n for n in ticket_fields if n.startswith("x_")] and not odoo.env["base.automation"].search([])
+    tags = convention_tags(fields)
+    assert {"有效性-有效", "有效性-无效", "回访-满意", "标记-媒体曝光"} <= set(tags)
+    assert not odoo.env["helpdesk.tag"].search([("name", "in", tags)])
 
     first = _cli(sb, tmp_path, "odoo", "setup", "--admin-login", "admin")
     assert first.exit_code == 0, first.output
-    assert f"工单字段 {len(fields)} 个：新建 {len(fields)}，更新 0，不变 0，冲突 0；待办活动类型 To-Do：已有" in first.output
+    assert (f"工单字段 {len(fields)} 个：新建 {len(fields)}，更新 0，不变 0，冲突 0；标签 {len(tags)} 个：新建 {len(tags)}，"
+            "已有 0；待办活动类型 To-Do：已有") in first.output, first.output
+    assert len(odoo.env["helpdesk.tag"].search([("name", "in", tags)])) == len(tags)
     ticket_fields = odoo.env["helpdesk.ticket"].fields_get([])
     for f in fields:
         got = ticket_fields[f"x_{f.name}"]
@@ -131,7 +137,7 @@ def test_kesu_odoo_setup_creates_every_declared_field(odoo17: SandboxOdoo, tmp_p
     assert missing_fields_from_settings(settings.helpdesk, fields, **admin) == []
 
     second = _cli(sb, tmp_path, "odoo", "setup", "--admin-login", "admin")
-    assert f"新建 0，更新 0，不变 {len(fields)}，冲突 0" in second.output, second.output
+    assert f"新建 0，更新 0，不变 {len(fields)}，冲突 0；标签 {len(tags)} 个：新建 0，已有 {len(tags)}" in second.output
 
     # what is created is what kesu reads and writes, under its own names
     connector = OdooConnector(settings.helpdesk)
