@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -616,20 +617,18 @@ def odoo_setup(
 ) -> None:
     """Create or update kesu's automation rule, webhook action and ticket fields in Odoo, and check the
     To-Do activity type (idempotent); 16: the fields, and polling instead of the webhook."""
-    from connector.errors import ConnectorError
     from connector.odoo.connector import OdooConnector
     from connector.odoo.setup import setup_from_settings
     from kesu.provision import declared_fields
 
     settings = _settings(config)
     fields = declared_fields(settings)  # a configuration error: one line (KesuGroup)
-    try:
+    try:  # a helpdesk error is explained by the top-level handler (one line on stderr)
         result = setup_from_settings(settings.helpdesk, webhook_url=webhook_url, admin_key=admin_key,
                                      admin_login=admin_login, fields=fields, language=settings.notes.language,
                                      dry_run=dry_run)
-    except (ConnectorError, ValueError) as exc:
-        console.print("[red]odoo setup failed:[/red] " + escape(str(exc)))
-        raise typer.Exit(1) from None
+    except ValueError as exc:  # no Helpdesk app, no webhook secret, a bad webhook URL
+        raise OperatorError(f"odoo setup 失败：{exc}", f"odoo setup failed: {exc}") from None
     every = settings.worker.sync_interval or OdooConnector.reconcile_interval
     console.print(escape(result.describe(every, settings.notes.language)))
 
@@ -886,6 +885,14 @@ def _root(
 ) -> None:
     _RUN["debug"] = debug
     _set_lang(lang)
+    # One-shot commands log only errors (their failure is the one line the handler prints);
+    # serve and worker set up their own logging. --debug shows everything.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.DEBUG if debug else logging.ERROR)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    if debug:
+        root.setLevel(logging.DEBUG)
 
 
 if __name__ == "__main__":

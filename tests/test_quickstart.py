@@ -34,7 +34,9 @@ def test_demo_processes_sample_complaints_end_to_end(tmp_path, helpdesk):
     for rule in ("R-TIER-1.9.1-A", "R-TIER-1.9.1-B", "R-TIER-1.9.1-C", "R-TIER-1.9.1]"):
         assert rule in text, rule
     assert "(no decision)" not in text
-    assert (tmp_path / "kesu.db").exists()
+    assert "(temporary, for this demo)" in text
+    assert "…" not in text  # piped output: the table is not cut at 80 columns (issue 11)
+    assert not list(tmp_path.glob("kesu.db*"))  # the demo's data does not pile up across runs (issue 11)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

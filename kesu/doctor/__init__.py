@@ -67,16 +67,15 @@ def preflight(settings: Settings, lang: str, *, warn: Callable[[str], None], pro
     """The start-up checks of ``serve`` and ``worker``: raise ``CheckFailed`` with the first
     failure's line; a failed provisioning check, or one whose key is in ``optional``, is passed to
     ``warn`` and does not stop kesu."""
-    failures = []
+    failures, warnings = [], []
     for c in run_checks(settings, provisioning=provisioning):
-        if not c.failed:
-            continue
-        if c.provisioning or c.key in optional:
+        if c.failed:
+            (warnings if c.provisioning or c.key in optional else failures).append(c)
+    if not failures:  # kesu starts: say what it will miss; else only why it does not
+        for c in warnings:
             warn(c.line(lang))
-        else:
-            failures.append(c)
-    if failures:
-        first = failures[0]
-        more_zh = f"（另有 {len(failures) - 1} 项问题，运行 kesu doctor 查看）" if len(failures) > 1 else ""
-        more_en = f" ({len(failures) - 1} more: run kesu doctor)" if len(failures) > 1 else ""
-        raise CheckFailed(first.text("zh") + more_zh, first.text("en") + more_en)
+        return
+    first = failures[0]
+    more_zh = f"（另有 {len(failures) - 1} 项问题，运行 kesu doctor 查看）" if len(failures) > 1 else ""
+    more_en = f" ({len(failures) - 1} more: run kesu doctor)" if len(failures) > 1 else ""
+    raise CheckFailed(first.text("zh") + more_zh, first.text("en") + more_en)
