@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, text
 from connector.base import Connector
 from connector.errors import WebhookRejected
 from kesu import metrics
-from kesu.intake import GroupCommitWriter, hint_problem
+from kesu.intake import GroupCommitWriter, hint_problem, webhook_openapi
 from kesu.notifiers.delivery import BotNotifier
 from kesu.notifiers.delivery import attach as attach_notifier
 from kesu.pipeline import Pipeline
@@ -273,6 +274,14 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         return JSONResponse({"status": status, "id": event_id}, status_code=202)
 
     app.router.routes.insert(0, Route("/webhooks/{hook_kind}", webhook, methods=["POST"]))
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:  # FastAPI's, plus the webhook it does not see (a plain route)
+        schema = fastapi_openapi()
+        schema["paths"].setdefault("/webhooks/{hook_kind}", webhook_openapi(kind))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz")
     def healthz() -> Response:

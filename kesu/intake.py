@@ -143,3 +143,45 @@ def _resolve(batch: list[_Item], ids: list[int | None] | None, exc: BaseExceptio
                     fut.set_result(value)
 
         loop.call_soon_threadsafe(settle)
+
+
+def webhook_openapi(kind: str) -> dict[str, object]:
+    """The OpenAPI path item of ``POST /webhooks/{hook_kind}`` (a plain Starlette route for speed,
+    so FastAPI does not describe it): documents the intake and lets API fuzzers reach it."""
+    error = {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string", "description": "Why the delivery was refused"},
+        "rejected_id": {"type": "integer", "description": "The refused delivery as kept (kesu inbox rejected)"}}}
+
+    def answer(description: str, schema: dict[str, object]) -> dict[str, object]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    return {"post": {
+        "tags": ["intake"],
+        "summary": "The helpdesk's webhook: verified, stored durably, answered 202",
+        "operationId": "webhook",
+        "description": ("Zammad signs the body (`X-Hub-Signature: sha1=<HMAC-SHA1 hex>` with the webhook "
+                        "secret); Odoo sends the shared secret as `?token=` or in a header. Refused deliveries "
+                        "are kept with their reason (`kesu inbox rejected`)."),
+        "parameters": [
+            {"name": "hook_kind", "in": "path", "required": True, "schema": {"type": "string", "enum": [kind]},
+             "description": f"The helpdesk kind this kesu serves ({kind!r}); others get 404"},
+            {"name": "X-Hub-Signature", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "Zammad: sha1=<hex HMAC-SHA1 of the body>"},
+            {"name": "X-Zammad-Delivery", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": f"Zammad's delivery id (printable ASCII, at most {DELIVERY_ID_MAX} characters)"},
+            {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "Odoo: the shared webhook secret"},
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "202": answer("Stored; processed in the background", {"type": "object", "required": ["status", "id"],
+                          "properties": {"status": {"type": "string"}, "id": {"type": "integer"}}}),
+            "200": answer("A delivery seen before; stored once", {"type": "object", "properties": {
+                "status": {"type": "string"}, "delivery": {"type": "string"}}}),
+            "401": answer("Missing or wrong signature or secret", error),
+            "404": answer("No webhook for this helpdesk kind here", error),
+            "413": answer("Body over [server] max_body_bytes", error),
+            "422": answer("The payload is not a delivery kesu can queue", error),
+            "503": answer("The store did not answer; retry later", error),
+        },
+    }}

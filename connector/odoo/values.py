@@ -25,10 +25,10 @@ def odoo_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-    except ValueError:
+        if parsed.tzinfo is not None:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            parsed = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
     return parsed.replace(tzinfo=timezone.utc, microsecond=0)
 
 

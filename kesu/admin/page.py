@@ -212,12 +212,12 @@ def _ok(lang: str, what: str) -> str:
 
 ACTIONS: dict[str, Action] = {
     "ledger_confirm": ("ledger", lambda ops, f, by, lang: _ok(lang, "{} #{} → #{} ({:g})".format(
-        word("confirm", lang), f["id"], (v := ops.confirm(_int(f, "id"), _amount(f), by, f.get("note", ""))).id,
+        word("confirm", lang), _int(f, "id"), (v := ops.confirm(_int(f, "id"), _amount(f), by, f.get("note", ""))).id,
         v.amount or 0))),
     "ledger_reject": ("ledger", lambda ops, f, by, lang: _ok(lang, "{} #{} → #{}".format(
-        word("reject", lang), f["id"], ops.reject(_int(f, "id"), by, f.get("note", "")).id))),
+        word("reject", lang), _int(f, "id"), ops.reject(_int(f, "id"), by, f.get("note", "")).id))),
     "ledger_reverse": ("ledger", lambda ops, f, by, lang: _ok(lang, "{} #{} → #{}".format(
-        word("reverse", lang), f["id"], ops.reverse(_int(f, "id"), by, f.get("note", "")).id))),
+        word("reverse", lang), _int(f, "id"), ops.reverse(_int(f, "id"), by, f.get("note", "")).id))),
     "ext_approve": ("extensions", lambda ops, f, by, lang: _ok(lang, "{} {} → {}".format(
         word("approve", lang), f.get("ticket", ""), ops.approve_extension(
             f.get("ticket", "").strip(), rule_id=f.get("rule") or None, extended_to=f.get("extended_to", ""),
