@@ -230,7 +230,8 @@ class KeywordMatcher:
                 excepts = self._except.get(word, ())
                 if excepts and _inside_phrase(norm, m.start(), m.end(), excepts):
                     continue
-                if not scopes.negated(m.start(), m.end()):
+                # a pattern may start inside its own cue ("叫我|去工商"): negated when either end is
+                if not scopes.negated(m.start(), m.end()) and not scopes.negation_within(m.start(), m.end()):
                     factual = not scopes.hypothetical(m.start())
                     out.spans.setdefault(word, []).append((m.start(), m.end(), factual))
                     out.asserted.setdefault(word, (m.start(), m.end()))

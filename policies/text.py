@@ -105,12 +105,14 @@ class Scopes:
     """Negated and hypothetical character ranges of one normalised text."""
 
     __slots__ = ("text", "_neg", "_hyp", "_fig", "_ani", "_oth", "_neg_starts", "_hyp_starts", "_fig_starts",
-                 "_ani_starts", "_oth_starts")
+                 "_ani_starts", "_oth_starts", "_fwd_starts")
 
     def __init__(self, text: str, cues: ScopeCues) -> None:
         self.text = text
         found = _Cues(text, cues)
-        self._neg = _merge(_negated_ranges(text, cues, found))
+        forward: list[int] = []
+        self._neg = _merge(_negated_ranges(text, cues, found, forward))
+        self._fwd_starts = sorted(forward)
         self._hyp = _merge(_hypothetical_ranges(text, cues, found))
         self._fig = _merge(_figurative_ranges(text, cues, found))
         self._neg_starts = [a for a, _ in self._neg]
@@ -131,6 +133,12 @@ class Scopes:
         (after a cue, or before a post-negation closing its clause). A cue inside the word itself
         ("没电", "没做好") negates nothing of it."""
         return self._inside(self._neg, self._neg_starts, start)
+
+    def negation_within(self, start: int, end: int) -> bool:
+        """A negation's scope begins inside ``start:end`` -- a pattern that starts inside its own
+        cue ("叫我|去工商", "可以|去消协") is negated all the same."""
+        i = bisect_right(self._fwd_starts, start)
+        return i < len(self._fwd_starts) and self._fwd_starts[i] < end
 
     def hypothetical(self, start: int) -> bool:
         return self._inside(self._hyp, self._hyp_starts, start)
@@ -220,7 +228,9 @@ def _masked(text: str, cues: ScopeCues, found: _Cues) -> set[int]:
     return covered
 
 
-def _negated_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int, int]]:
+def _negated_ranges(text: str, cues: ScopeCues, found: _Cues, forward: list[int] | None = None) -> list[tuple[int, int]]:
+    """Negated ranges; ``forward`` receives where the scopes of cues that precede what they negate
+    begin (post-negations, "受伤倒是没有", negate backwards and are left out)."""
     ranges: list[tuple[int, int]] = []
     size = len(text)
     masked: set[int] | None = None
@@ -235,6 +245,8 @@ def _negated_ranges(text: str, cues: ScopeCues, found: _Cues) -> list[tuple[int,
     for neg in found.present(cues.clause_negations):
         for pos in found.of(text, neg):
             ranges.append(_scope_after(text, pos + len(neg), size))
+    if forward is not None:
+        forward.extend(a for a, _ in ranges)
     for post in found.present(cues.post_negations):
         for pos in found.of(text, post):
             end = pos + len(post)

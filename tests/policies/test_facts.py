@@ -355,6 +355,15 @@ def test_threats_quoted_from_others_are_not_the_customers(food, body, lawsuit):
     assert f.flag("lawsuit") is lawsuit
 
 
+@pytest.mark.parametrize("body, regulator", [
+    ("店员说“有本事你去工商告啊”，旁边的人都在看笑话。", False),
+    ("我儿子说可以去消协投诉，我觉得没必要，给换一件就行。", False),     # a pattern starting inside its cue
+    ("再不给换我就去消协投诉。", True),
+])
+def test_others_suggestions_are_no_regulator_threat(food, body, regulator):
+    assert facts_of(food, ticket("投诉", body)).flag("regulator") is regulator
+
+
 def test_threats_count_when_conditional_harm_does_not(food):
     f = facts_of(food, ticket("投诉", "豆腐发霉了。要是孩子吃了住院怎么办？再不处理我就发抖音。"))
     assert f.flag("media") and not f.flag("injury") and not f.flag("serious_injury")
