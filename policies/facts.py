@@ -118,6 +118,10 @@ class CauseRule(_Strict):
     channel: Channel
     keywords: list[str]
     hypothetical: bool = Field(False, description="count words in a hypothetical's scope too")
+    #: Expressions that make this the cause only when no other cause's expressions match: how a
+    #: clerk behaved while the customer asked about a bill is a complaint about the bill
+    #: (the attitude flag still holds); rudeness with no other matter is a conduct complaint.
+    secondary: list[str] = Field(default_factory=list)
 
 
 class KeywordRule(_Strict):
@@ -519,6 +523,8 @@ class _Rules:
 
         # list index -> cause / category / flag key; lists of one kind are consecutive.
         self.causes = {add(r.keywords, r.hypothetical): k for k, r in causes}
+        self.secondary_causes = frozenset(add(r.secondary, r.hypothetical) for k, r in causes if r.secondary)
+        self.causes.update({i: k for i, k in zip(sorted(self.secondary_causes), [k for k, r in causes if r.secondary])})
         self.channel_causes = frozenset(i for i, k in self.causes.items() if config.causes[k].channel == "channel")
         self.channel = add(config.channel_keywords)
         self.categories = {add(r.keywords, r.hypothetical): k for k, r in config.categories.items()}
@@ -598,6 +604,8 @@ def read_text(text: str, config: FactsConfig) -> dict[str, Any]:
     # The cause with the most matching expressions; R-ROUTE-1.10: a channel cause wins over a
     # product symptom whatever the counts; ties go to the table's order (stricter tiers first).
     found = [(i not in rules.channel_causes, -counts.get(i, 1), i) for i in keywords if i in rules.causes]
+    if any(i not in rules.secondary_causes for *_, i in found):
+        found = [f for f in found if f[2] not in rules.secondary_causes]
     if found:
         i = min(found)[2]
         out["cause"], ev["cause"] = rules.causes[i], _quoted(original, where, keywords[i])

@@ -364,6 +364,17 @@ def test_others_suggestions_are_no_regulator_threat(food, body, regulator):
     assert facts_of(food, ticket("投诉", body)).flag("regulator") is regulator
 
 
+@pytest.mark.parametrize("body, cause", [
+    ("这个月电费突然从一百多涨到四百多，去营业厅问，柜员甩脸子让我自己看。", "billing"),   # the matter is the bill
+    ("去营业厅办事，柜员一直甩脸子，爱答不理。", "service_conduct"),                      # rudeness alone
+])
+def test_secondary_cause_expressions_give_way_to_the_matter(body, cause):
+    """CauseRule.secondary (utility service_conduct: @rude) counts only when no other cause matches."""
+    host = make_host("utility", keep=("facts",))
+    f = facts_of(host, ticket("投诉", body))
+    assert f.cause == cause and f.flag("attitude")
+
+
 def test_threats_count_when_conditional_harm_does_not(food):
     f = facts_of(food, ticket("投诉", "豆腐发霉了。要是孩子吃了住院怎么办？再不处理我就发抖音。"))
     assert f.flag("media") and not f.flag("injury") and not f.flag("serious_injury")
