@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import resource
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -323,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="kesu worker threads = baseline concurrency")
     p.add_argument("--delivery-workers", type=int, default=4, help="sandbox webhook delivery threads")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--no-fields", dest="fields", action="store_false",
+                   help="do not provision the ticket fields (kesu zammad setup): kesu then writes tags")
     p.add_argument("--profile", action="store_true",
                    help="sample kesu with py-spy during the burst (its numbers then include py-spy's cost)")
     args = p.parse_args(argv)
@@ -347,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = work / "kesu.toml"
         write_config(cfg, api_url=info["url"], bot_token=info["bot_token"], db=db, port=kp,
                      threads=args.threads)
+        if args.fields:
+            # As a site does at installation: the ticket fields the policies name (kesu then writes
+            # the tier into its field, in the same PUT as the note, instead of a tag call).
+            setup = subprocess.run([PYTHON, "-m", "kesu.cli", "zammad", "setup", "--config", str(cfg)],
+                                   cwd=work, capture_output=True, text=True, timeout=300)
+            if setup.returncode != 0:
+                raise RuntimeError(f"kesu zammad setup failed: {setup.stderr[-2000:]}")
+            results["setup"] = setup.stdout[-4000:]
         # `python -m kesu.cli` = the `kesu` command, run from this tree (ROOT is first on sys.path)
         kesu = Proc("kesu", [PYTHON, "-m", "kesu.cli", "serve", "--config", str(cfg)], work)
         wait_port(kp, 60, kesu.popen)

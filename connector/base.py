@@ -161,6 +161,14 @@ class Connector(abc.ABC):
     def poll_updated(self, since: datetime) -> Iterator[TicketChange]:
         """Tickets updated at or after ``since``, oldest first, across all pages."""
 
+    def ticket_field_names(self) -> set[str] | None:
+        """The names of the ticket fields this helpdesk has and kesu may write (custom ticket
+        attributes), or None when it cannot tell. kesu asks once per process: a tag it would
+        write for a declared field's value (``TicketField.tag_values``) is written as that
+        field's value, in the same call as the note, when the field is here. Default: None
+        (tags are kept)."""
+        return None
+
     def find_by_number(self, number: str) -> str | None:
         """The id of the ticket the helpdesk shows as ``number`` (the number agents see, e.g.
         Zammad's 31001 or Odoo's reference), or None when there is none. One search call; the

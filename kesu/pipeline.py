@@ -27,18 +27,20 @@ from sqlalchemy import Engine
 
 from connector.base import Connector, WriteSet
 from kesu import metrics
-from kesu.effects import Notify
+from kesu.effects import AddTags, Effect, Notify, SetField
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
 from kesu.store.db import as_utc, utcnow
 from kesu.store.inbox import Inbox, InboxEvent
+from kesu.ticket_fields import field_tags
 from plugins.manager import PluginHost
 from plugins.plan import NoteRenderer, Plan, diff, merge, notification_key
 
 log = logging.getLogger(__name__)
 
 HOST_NS = "_kesu"  # the host's own namespace in ticket state
+TAG_FIELDS_RETRY_SECONDS = 300.0
 # When several hints for one ticket are processed together, the event kind shown to policies is
 # the most significant one.
 KIND_PRECEDENCE = [EventKind.created, EventKind.closed, EventKind.reopened,
@@ -83,6 +85,40 @@ class Pipeline:
         self.clock = clock
         self.history = History(engine)
         self._lease = threading.local()  # the calling worker's lease (``process(lease=...)``)
+        # tag -> (field, value): kesu's tags the helpdesk takes as a field value (decided once
+        # per process from its field list, see ``tag_fields``); None until asked.
+        self._tag_fields: dict[str, tuple[str, str]] | None = None
+        self._tag_fields_retry = 0.0
+        self._tag_fields_lock = threading.Lock()
+
+    def tag_fields(self) -> dict[str, tuple[str, str]]:
+        """The tags kesu writes as a field value instead (``TicketField.tag_values``) because this
+        helpdesk has the field: asked once per process (one call); a helpdesk that cannot tell, or
+        a site that has not provisioned the fields, keeps the tags. A failed listing keeps the
+        tags and is asked again after ``TAG_FIELDS_RETRY_SECONDS``."""
+        if self._tag_fields is not None:
+            return self._tag_fields
+        with self._tag_fields_lock:
+            if self._tag_fields is not None:
+                return self._tag_fields
+            if time.monotonic() < self._tag_fields_retry:
+                return {}
+            declared = [f for f in self.host.ticket_fields() if f.tag_values]
+            if not declared:
+                self._tag_fields = {}
+                return self._tag_fields
+            try:
+                names = self.connector.ticket_field_names()
+            except Exception as exc:  # noqa: BLE001 -- no right to list fields, helpdesk down: tags
+                log.warning("could not list the helpdesk's ticket fields (%s): kesu writes tags for now", exc)
+                self._tag_fields_retry = time.monotonic() + TAG_FIELDS_RETRY_SECONDS
+                return {}
+            self._tag_fields = field_tags(declared, names or ())
+            missing = sorted({f.name for f in declared} - set(names or ()))
+            if missing:
+                log.warning("ticket field(s) %s not on the helpdesk (kesu zammad/odoo setup creates them): "
+                            "kesu writes their tags instead", ", ".join(missing))
+            return self._tag_fields
 
     def process(self, events: Sequence[InboxEvent], lease: Any = None) -> Outcome:
         """Process one claim. ``lease`` (:class:`kesu.worker.Lease`): the worker's heartbeat,
@@ -134,7 +170,7 @@ class Pipeline:
         event = _event_for(events, ref, was_closed=host_state.get("closed"), ticket=ticket)
         plugin_states = {k: v for k, v in state.items() if k != HOST_NS}
         evaluation = self.host.evaluate(event, ticket, plugin_states, now, history=self.history, record=record)
-        plan = merge(ref, evaluation.effects, self.host.precedence)
+        plan = merge(ref, _tags_as_fields(evaluation.effects, self.tag_fields()), self.host.precedence)
         failure_lines = [
             (f"{f.plugin}:{f.error}", self.renderer.line("failure", None, plugin=f.plugin, error=f.error))
             for f in evaluation.failures
@@ -292,6 +328,27 @@ class Pipeline:
             rows.append({"at": now, "ticket_key": key, "event_id": event_id, "kind": "write",
                          "plugin": None, "rule_id": None, "detail": writes.model_dump(mode="json")})
         return rows
+
+
+def _tags_as_fields(effects: list[Effect], mapping: dict[str, tuple[str, str]]) -> list[Effect]:
+    """Each tag the helpdesk takes as a field value becomes a :class:`SetField` of the same rule
+    and plugin (written in the same call as the note); other tags stay tags."""
+    if not mapping:
+        return effects
+    out: list[Effect] = []
+    for e in effects:
+        if not isinstance(e, AddTags) or not any(t in mapping for t in e.tags):
+            out.append(e)
+            continue
+        for tag in e.tags:
+            if tag in mapping:
+                name, value = mapping[tag]
+                out.append(SetField(rule_id=e.rule_id, name=name, value=value, reason=e.reason,
+                                    reason_en=e.reason_en, source=e.source))
+        rest = tuple(t for t in e.tags if t not in mapping)
+        if rest:
+            out.append(e.model_copy(update={"tags": rest}))
+    return out
 
 
 def _when(value: Any) -> datetime | None:

@@ -50,6 +50,10 @@ class TicketField(BaseModel):
     #: the tag convention for the same fact: a tag ``tag_prefix + option label`` (``有效性-无效``)
     #: says what the field would; "" = none. Setup creates these tags where tags are records (Odoo).
     tag_prefix: str = ""
+    #: tags kesu itself writes for this field's options, ``(tag, option value)``: where the helpdesk
+    #: has the field, kesu sets the field in the same write as its note instead of the tag (one call
+    #: fewer); where it has not (fields not provisioned), it writes the tag as before.
+    tag_values: tuple[tuple[str, str], ...] = ()
     #: where the configuration names it, e.g. "[policies.facts.fields] validity"; several when merged
     named_by: tuple[str, ...] = ()
 
@@ -76,13 +80,14 @@ def named(section: str, key: str) -> tuple[str, ...]:
 
 
 def select(name: str, label: str, label_en: str, options: Iterable[tuple[str, str, str]], where: tuple[str, ...],
-           *, multi: bool = False, tag_prefix: str = "") -> TicketField:
+           *, multi: bool = False, tag_prefix: str = "",
+           tag_values: Iterable[tuple[str, str]] = ()) -> TicketField:
     """A select of ``(value, label, label_en)`` choices; without choices it is a text field."""
     opts = tuple(dict.fromkeys(FieldOption(value=v, label=zh or v, label_en=en or v) for v, zh, en in options))
     if not opts:
         return TicketField(name=name, type="text", label=label, label_en=label_en, named_by=where)
     return TicketField(name=name, type="multiselect" if multi else "select", label=label, label_en=label_en,
-                       options=opts, named_by=where, tag_prefix=tag_prefix)
+                       options=opts, named_by=where, tag_prefix=tag_prefix, tag_values=tuple(tag_values))
 
 
 def convention_tags(fields: Iterable[TicketField]) -> list[str]:
@@ -124,6 +129,22 @@ def merge_fields(declared: Iterable[TicketField]) -> list[TicketField]:
             "options": _merge_options(have.options, f.options),
             "multiline": have.multiline or f.multiline,
             "tag_prefix": have.tag_prefix or f.tag_prefix,
+            "tag_values": tuple(dict.fromkeys([*have.tag_values, *f.tag_values])),
             "named_by": tuple(dict.fromkeys([*have.named_by, *f.named_by])),
         })
     return list(merged.values())
+
+
+def field_tags(fields: Iterable[TicketField], present: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """tag -> (field name, option value) for the declared fields the helpdesk has (``present``):
+    the tags kesu replaces by a value of a field set in the same write. A multiselect is left to
+    its tags (one tag would replace the agents' other values)."""
+    have = set(present)
+    out: dict[str, tuple[str, str]] = {}
+    for f in fields:
+        if f.name in have and f.type == "select":
+            values = set(f.option_values())
+            for tag, value in f.tag_values:
+                if value in values:
+                    out.setdefault(tag, (f.name, value))
+    return out

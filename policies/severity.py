@@ -266,8 +266,10 @@ def kesu_ticket_fields(config: SeverityConfig) -> list[TicketField]:
     """The tier field (its choices: this scheme's tiers) and the loss field named in the note."""
     out = []
     if config.category_field:
+        # kesu's own tier goes into the same field where the helpdesk has it (the tier tag otherwise).
         out.append(select(config.category_field, "客诉等级", "Complaint tier",
-                          [(t, s.label, t) for t, s in config.tiers.items()], named("severity", "category_field")))
+                          [(t, s.label, t) for t, s in config.tiers.items()], named("severity", "category_field"),
+                          tag_values=[(s.tag, t) for t, s in config.tiers.items() if s.tag]))
     if config.loss_field:
         out.append(TicketField(name=config.loss_field, type="decimal", label="直接经济损失（元）",
                                label_en="Direct loss (yuan)", named_by=named("severity", "loss_field")))
@@ -298,6 +300,8 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
     special = config.special.enabled and any(facts.flag(f) for f in config.special.flags)
     top = config.order[-1]
     declared = declared_tier(ticket, config)
+    if declared is not None and declared == state.get("tier") and state.get("tier_by") == "kesu":
+        declared = None  # kesu's own decision, written to the field in place of the tier tag
     notes: list[Effect] = []
     if declared is not None:
         # An agent's value overrides everything, even downwards.
@@ -348,7 +352,8 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
         RecordComplaint(rule_id=rule, values={"scheme": config.scheme, "tier": tier,
                                               "tier_order": list(config.order), "special": bool(special or record.get("special"))},
                         source=SOURCE),
-        SetState(rule_id=rule, values={"tier": tier, "evidence": evidence}, source=SOURCE),
+        SetState(rule_id=rule, values={"tier": tier, "evidence": evidence,
+                                       "tier_by": "agent" if declared is not None else "kesu"}, source=SOURCE),
         *notes,
     ]
     stale = [s.tag for t, s in config.tiers.items() if t != tier and s.tag in ticket.tags]

@@ -550,6 +550,14 @@ class ZammadConnector(Connector):
                 updated_by=_str_id(row.get("updated_by_id")),
             )
 
+    def ticket_field_names(self) -> set[str] | None:
+        """Custom ticket attributes that are migrated and active (one call,
+        ``GET /object_manager_attributes``; the bot needs ``admin.object``, as for setup)."""
+        return {str(r["name"]) for r in self.client.object_attributes()
+                if str(r.get("object") or "Ticket") == "Ticket" and r.get("name")
+                and r.get("active", True) and not r.get("to_create") and not r.get("to_delete")
+                and str(r["name"]) not in BUILTIN_TICKET_KEYS}
+
     def find_by_number(self, number: str) -> str | None:
         # A condition search takes the DB path (no Elasticsearch, no index lag) and compares the
         # whole number, where a ``query`` would also match titles and bodies containing it.

@@ -18,14 +18,16 @@ def test_customer_complaint_gets_priority_tag_and_note_citing_the_rule(stack):
     note = stack.wait_processed(tid)[0]
     ticket = sandbox.ticket(tid)
     assert ticket["priority"] == "3 high"  # urgent -> "3 high" by the default priority_map
-    assert "客诉-A类" in ticket["tags"]
+    # The tier field is provisioned (setup): the tier goes into it in the same PUT, not a tag.
+    assert ticket["complaint_tier"] == "A" and "客诉-A类" not in ticket["tags"]
     assert note["internal"] is True and note["type"] == "note"
     assert "[R-TIER-1.9.1-A]" in note["body"] and "优先级 → 紧急" in note["body"]
+    assert "complaint_tier → A" in note["body"]
     assert note["created_by_id"] == sandbox.bot_user_id
     stack.idle()
-    # One read, one PUT (fields + note together), one tag call.
+    # Two calls: one read, one PUT (priority, tier field and note together); no tag call.
     assert sandbox.count("GET", "/api/v1/tickets/") == 1
-    assert sandbox.count("PUT") == 1 and sandbox.count("POST", "/api/v1/tags/add") == 1
+    assert sandbox.count("PUT") == 1 and sandbox.count("POST", "/api/v1/tags") == 0
     # kesu's own write fired no trigger (the provisioned "updated by is not kesu" condition).
     assert len({d.delivery_id for d in sandbox.deliveries}) == 1
 
