@@ -143,6 +143,14 @@ def _services(settings: Settings) -> Any:
         raise ConfigError(f"配置无效：{exc}", f"invalid configuration: {exc}") from None
 
 
+def _long_running() -> None:
+    """This process serves for long: reports render XLSX in a child process, so openpyxl's
+    memory is not kept for good after the first report (issue 10)."""
+    from kesu.report import runs
+
+    runs.xlsx_in_child = True
+
+
 def _config_error(exc: BaseException) -> None:
     # Messages name TOML sections like [policies.severity]: print them literally, not as markup.
     err_console.print("[red]configuration error:[/red] " + escape(str(exc)), soft_wrap=True)
@@ -200,6 +208,7 @@ def serve(
         if not skip_checks:  # the sandbox's webhook, trigger and fields are provisioned once serving
             _preflight(settings, provisioning=embedded is None)
         services = _services(settings)
+        _long_running()
     except BaseException:
         if embedded is not None:
             embedded.sandbox.stop()
@@ -269,6 +278,7 @@ def worker(
     if not skip_checks:  # a worker receives no webhooks: their secret is only warned about
         _preflight(settings, optional=("config.webhook_secret",))
     services = _services(settings)
+    _long_running()
     prepare = getattr(services.connector, "prepare", None)
     if prepare is not None:
         prepare()

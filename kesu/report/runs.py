@@ -80,6 +80,22 @@ def build(engine: Engine, kind: str, period: str, *, tz: str, generated_at: date
                         inputs=inputs, language=language)
 
 
+#: Render XLSX in a short-lived child process. A long-running process (``kesu serve``, ``kesu
+#: worker``) turns this on: importing openpyxl costs ~15 MiB that it would otherwise keep for the
+#: rest of its life after the first report (issue 10: RSS under 150 MB).
+xlsx_in_child = False
+
+
+def _render(report: AnyReport, fmt: str) -> bytes:
+    if fmt != "xlsx" or not xlsx_in_child:
+        return render(report, fmt)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(render, report, fmt).result(timeout=600)
+
+
 def write_files(report: AnyReport, formats: Iterable[str], directory: Path) -> dict[str, str]:
     """Render and write each format (atomically: a reader never sees half a file)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -87,7 +103,7 @@ def write_files(report: AnyReport, formats: Iterable[str], directory: Path) -> d
     for fmt in formats:
         path = directory / file_name(report, fmt)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(render(report, fmt))
+        tmp.write_bytes(_render(report, fmt))
         os.replace(tmp, path)
         files[fmt] = str(path.resolve())
     return files

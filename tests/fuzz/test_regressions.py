@@ -30,3 +30,37 @@ def test_a_ledger_form_without_an_id_is_refused_with_a_reason(admin_client, acti
     assert r.status_code == 303, r.text
     flash = json.loads(unquote(r.cookies.get("kesu_flash")))
     assert flash["ok"] is False and "id" in flash["msg"]
+
+
+XLSX_PROBE = """
+import sys
+from kesu.report import runs
+from kesu.settings import ReportSettings
+from kesu.store.db import make_engine, migrate
+
+engine = make_engine(sys.argv[1])
+migrate(engine)
+runs.xlsx_in_child = sys.argv[3] == "child"
+run = runs.produce(engine, ReportSettings(directory=sys.argv[2]), "monthly", "2026-03", trigger="admin",
+                   formats=["xlsx", "md"])
+print(run.files["xlsx"])
+print("openpyxl" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("where", ["child", "here"])
+def test_a_long_running_process_renders_xlsx_in_a_child_process(tmp_path, where):
+    """Before: the first report imported openpyxl into ``kesu serve`` for good (+15-18 MiB), which
+    took the server over 150 MB during the fuzzing run. ``kesu serve`` and ``kesu worker`` now
+    render XLSX in a short-lived child; a one-shot process (``here``) still renders in place."""
+    import subprocess
+    import sys
+
+    from openpyxl import load_workbook
+
+    out = subprocess.run([sys.executable, "-c", XLSX_PROBE, f"sqlite:///{tmp_path / 'k.db'}", str(tmp_path / "r"),
+                          where], capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    path, imported = out.stdout.split()
+    assert imported == ("False" if where == "child" else "True")
+    assert load_workbook(path).sheetnames  # a real workbook either way
