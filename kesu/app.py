@@ -125,18 +125,21 @@ class Services:
         return cls(settings=settings, engine=engine, host=host, connector=connector,
                    pipeline=pipeline, inbox=pipeline.inbox, clock=clock, notifier=notifier)
 
-    def start_workers(self, *, timers: bool = True) -> Runner:
-        runner = Runner(self.pipeline, self.settings.worker, timers=timers, clock=self.clock)
+    def start_workers(self, *, timers: bool = True, loops: bool = True, threads: int | None = None) -> Runner:
+        """Worker threads (``threads``, default ``[worker] threads``), the timer loop (``timers``)
+        and, with ``loops``, the catch-up poll, the report loop and the group-bot delivery: one
+        process of a set of worker processes runs these once for all (``kesu.processes``)."""
+        runner = Runner(self.pipeline, self.settings.worker, timers=timers, clock=self.clock, threads=threads)
         interval = self.settings.worker.sync_interval or type(self.connector).reconcile_interval
-        if interval > 0:
+        if loops and interval > 0:
             runner.add_loop("kesu-sync", self._sync_loop(interval, runner))
-        if timers and self.settings.reports.automatic:
+        if loops and timers and self.settings.reports.automatic:
             from kesu.report.labels import Catalogue
             from kesu.report.runs import report_loop  # last month's report, once (R-RPT-4.27)
 
             runner.add_loop("kesu-reports", report_loop(self.engine, self.settings.reports, self.host.notify,
                                                          catalogue=Catalogue.from_settings(self.settings)))
-        if self.notifier is not None:
+        if loops and self.notifier is not None:
             runner.add_loop("kesu-bots", self.notifier.loop)
         runner.start()
         self.runners.append(runner)
@@ -164,8 +167,9 @@ class Services:
         self.engine.dispose()
 
 
-def create_app(services: Services, *, workers: bool = True) -> FastAPI:
-    """The HTTP app; with ``workers`` it also runs the worker threads and timer loop."""
+def create_app(services: Services, *, workers: bool = True, worker_threads: int | None = None) -> FastAPI:
+    """The HTTP app; with ``workers`` it also runs the worker threads and timer loop
+    (``worker_threads``: how many, default ``[worker] threads``; 0 when worker processes do it)."""
     writer = GroupCommitWriter(services.inbox)
     helpdesk = services.settings.helpdesk.name
     kind = services.settings.helpdesk.kind
@@ -182,7 +186,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
                 log.warning("could not prepare the %s connector yet: %s", kind, exc)
         writer.start()
         if workers:
-            runner = services.start_workers()
+            runner = services.start_workers(threads=worker_threads)
             writer.on_commit = lambda n: runner.wake.set() if n else None
         try:
             yield

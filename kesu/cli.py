@@ -171,6 +171,9 @@ def serve(
     exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo has been shown")] = False,
     log_level: Annotated[str, typer.Option(help="Log level")] = "WARNING",
     skip_checks: Annotated[bool, typer.Option("--skip-checks", help="Start without kesu doctor's checks")] = False,
+    worker_processes: Annotated[int, typer.Option(
+        "--worker-processes", min=0, max=64,
+        help="Run the workers in N processes of [worker] threads each instead of in this one (0 = in this one)")] = 0,
 ) -> None:
     """Run the webhook endpoint, workers and timers in one process.
 
@@ -215,7 +218,7 @@ def serve(
         if scratch is not None:
             scratch.cleanup()
         raise
-    fastapi_app = create_app(services)
+    fastapi_app = create_app(services, worker_threads=0 if worker_processes else None)
     server = uvicorn.Server(uvicorn.Config(fastapi_app, host=settings.server.host, port=settings.server.port,
                                            log_level=log_level.lower(), access_log=False, lifespan="on"))
     url = f"http://{settings.server.host}:{settings.server.port}"
@@ -239,14 +242,38 @@ def serve(
                 server.should_exit = True
 
     threading.Thread(target=after_start, daemon=True).start()
+    supervisor = None
+    failed: list[BaseException] = []
+    if worker_processes:
+        from kesu.processes import Supervisor
+
+        # The intake, timers and other loops stay here; the worker threads run in the processes.
+        supervisor = Supervisor(settings, worker_processes, timers=False, loops=False, log_level=log_level)
+        watching = threading.Event()
+
+        def supervise() -> None:
+            try:
+                supervisor.watch(watching)
+            except Exception as exc:  # noqa: BLE001 -- shown after the server stopped
+                failed.append(exc)
+                server.should_exit = True
+
+        supervisor.start()
+        threading.Thread(target=supervise, name="kesu-supervisor", daemon=True).start()
+        console.print(f"{worker_processes} worker process(es) × {settings.worker.threads} thread(s)")
     try:
         server.run()
     finally:
+        if supervisor is not None:
+            watching.set()
+            supervisor.stop()
         services.close()
         if embedded is not None:
             embedded.sandbox.stop()
         if scratch is not None:
             scratch.cleanup()
+    if failed:
+        raise failed[0]
 
 
 def _print_demo(tickets: list[dict[str, Any]]) -> None:
@@ -267,23 +294,49 @@ def _print_demo(tickets: list[dict[str, Any]]) -> None:
 def worker(
     config: ConfigOpt = None,
     timers: Annotated[bool, typer.Option(help="Also run the timer loop")] = True,
+    processes: Annotated[Optional[int], typer.Option(
+        "--processes", min=1, max=64, help="Worker processes to start (default: [worker] processes)")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", min=1, help="Worker threads per process (default: [worker] threads)")] = None,
     log_level: Annotated[str, typer.Option(help="Log level")] = "INFO",
     skip_checks: Annotated[bool, typer.Option("--skip-checks", help="Start without kesu doctor's checks")] = False,
 ) -> None:
-    """Run workers only (several can share one PostgreSQL); starts when kesu doctor's checks pass."""
+    """Run workers only (several processes, and several hosts on PostgreSQL, can share one store);
+    starts when kesu doctor's checks pass. SIGTERM or Ctrl-C: claimed events are finished or
+    handed back ([worker] shutdown_seconds)."""
+    import signal
+
     from kesu.logs import configure_logging
 
     configure_logging(log_level)
     settings = _settings(config)
+    if threads is not None:
+        settings.worker.threads = threads
+    count = processes if processes is not None else settings.worker.processes
     if not skip_checks:  # a worker receives no webhooks: their secret is only warned about
         _preflight(settings, optional=("config.webhook_secret",))
+    if count > 1:
+        from kesu.processes import run as run_processes
+        from kesu.store.db import make_engine, migrate
+
+        engine = make_engine(settings.store.url)
+        try:
+            migrate(engine)  # once, before the processes start
+        finally:
+            engine.dispose()
+        console.print(f"{count} worker process(es) × {settings.worker.threads} thread(s) on "
+                      f"{redact_url(settings.store.url)}; Ctrl-C stops", soft_wrap=True)
+        run_processes(settings, count, timers=timers, log_level=log_level)
+        return
     services = _services(settings)
     _long_running()
     prepare = getattr(services.connector, "prepare", None)
     if prepare is not None:
         prepare()
     runner = services.start_workers(timers=timers)
-    console.print(f"{len(runner.workers)} worker thread(s) on {redact_url(settings.store.url)}; Ctrl-C stops")
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
+    console.print(f"{len(runner.workers)} worker thread(s) on {redact_url(settings.store.url)}; Ctrl-C stops",
+                  soft_wrap=True)
     try:
         runner.stop_event.wait()
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-_EXTRA_KEYS = ("ticket", "delivery")
+_EXTRA_KEYS = ("ticket", "delivery", "worker_process")  # worker_process: its index (kesu.processes)
 
 
 class JsonFormatter(logging.Formatter):

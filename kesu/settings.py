@@ -68,7 +68,13 @@ class StoreSettings(_Section):
 
 
 class WorkerSettings(_Section):
-    threads: int = Field(2, ge=1, description="Worker threads in this process")
+    threads: int = Field(2, ge=1, description="Worker threads in each worker process")
+    processes: int = Field(1, ge=1, le=64, description=(
+        "Worker processes `kesu worker` starts on this store (each with `threads` threads); "
+        "`kesu serve` keeps its workers in-process unless --worker-processes is given"))
+    shutdown_seconds: float = Field(10.0, gt=0, description=(
+        "On SIGTERM/SIGINT, how long workers may finish their claimed events before handing "
+        "them back to the queue"))
     max_attempts: int = Field(10, ge=1, description="Tries before an event is dead-lettered")
     backoff_base: float = Field(2.0, gt=0, description="First retry delay in seconds (doubles)")
     backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds")

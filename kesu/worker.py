@@ -1,16 +1,19 @@
 """Workers drain the inbox; the timer loop turns due timers into events.
 
-Several workers (threads here, processes elsewhere) can share one database: claims are exclusive
-per ticket (see ``kesu.store.inbox``) and renewed while a worker is busy (:class:`Lease`). A
-failed attempt goes back to the queue with exponential backoff (``Retry-After`` honoured) and is
-dead-lettered after ``max_attempts``.
+Several workers (threads here; processes through ``kesu.processes``, or other hosts) can share
+one database: claims are exclusive per ticket (see ``kesu.store.inbox``) and renewed while a worker
+is busy (:class:`Lease`). A failed attempt goes back to the queue with exponential backoff
+(``Retry-After`` honoured) and is dead-lettered after ``max_attempts``. A runner asked to stop lets
+its workers finish their claims for ``shutdown_seconds`` and hands back the ones still unfinished.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from connector.errors import ConnectorError, NotFound, TransientError
@@ -83,6 +86,22 @@ class Lease:
             log.warning("lease on %s: %d of %d event(s) no longer held by this worker", self.key,
                         len(self.claims) - kept, len(self.claims), extra={"ticket": self.key})
 
+    def hand_back(self) -> int:
+        """Stop renewing and return the claimed events to the queue at once (the worker is
+        stopping before it finished them). Holds on decided writes are kept: a write may be on
+        its way to the helpdesk, and the next worker finishes it once the hold ends."""
+        self._stop.set()
+        with self._lock:
+            handed = self.inbox.hand_back(self.claims, self.clock())
+            self.claims = {}
+        return handed
+
+    @contextmanager
+    def held(self) -> Iterator[bool]:
+        """Whether the claim is still this worker's (not handed back), kept so while inside."""
+        with self._lock:
+            yield bool(self.claims)
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
@@ -109,6 +128,8 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.wake = wake or threading.Event()
+        #: The claim this worker is working on (``None`` between claims).
+        self.current: Lease | None = None
 
     def run_once(self) -> bool:
         """Claim and process one ticket's events; False when nothing was ready."""
@@ -117,40 +138,53 @@ class Worker:
             return False
         ids = [e.id for e in events]
         attempts = max(e.attempts for e in events)
+        lease = Lease(self.pipeline, events, self.settings.lease_seconds, clock=self.clock)
         try:
-            with Lease(self.pipeline, events, self.settings.lease_seconds, clock=self.clock) as lease:
-                self.pipeline.process(events, lease=lease)
-        except NotFound as exc:
-            metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
+            with lease:
+                self.current = lease
+                try:
+                    self.pipeline.process(events, lease=lease)
+                finally:
+                    self.current = None
+        except Exception as exc:  # noqa: BLE001 -- every failure is retried or dead-lettered
+            with lease.held() as still:
+                if still:  # not handed back meanwhile (a stopping runner gave up waiting)
+                    self._failed(events, ids, attempts, exc)
+        return True
+
+    def _failed(self, events: Sequence[InboxEvent], ids: list[int], attempts: int, exc: Exception) -> None:
+        """Retry later or dead-letter a failed claim (called inside the ``except``: logs keep
+        the traceback)."""
+        metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
+        first = events[0]
+        if isinstance(exc, NotFound):
             if attempts < NOT_FOUND_ATTEMPTS:
                 # A helpdesk may announce a ticket before its transaction is visible (Odoo 17/18
                 # send webhooks before commit): look again shortly before giving up on it.
                 metrics.EVENTS_RETRIED.inc(len(ids))
                 delay = backoff_delay(attempts, self.settings)
                 self.inbox.retry_later(ids, f"ticket not found (yet): {exc}", self.clock() + timedelta(seconds=delay))
-                return True
+                return
             metrics.EVENTS_DEAD.inc(len(ids))
             self.inbox.dead(ids, f"ticket not found: {exc}", self.clock())
-            log.warning("dead-lettered %s: %s", events[0].ticket_key, exc,
-                        extra={"ticket": events[0].ticket_key, "delivery": events[0].delivery_id})
-        except Exception as exc:  # noqa: BLE001 -- every failure is retried or dead-lettered
-            metrics.EVENTS_FAILED.labels(type(exc).__name__).inc()
-            retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-            error = f"{type(exc).__name__}: {exc}"
-            if attempts >= self.settings.max_attempts:
-                metrics.EVENTS_DEAD.inc(len(ids))
-                self.inbox.dead(ids, error, self.clock())
-                log.error("dead-lettered %s after %d attempts: %s", events[0].ticket_key, attempts,
-                          error, extra={"ticket": events[0].ticket_key, "delivery": events[0].delivery_id})
-            else:
-                delay = backoff_delay(attempts, self.settings, retry_after)
-                metrics.EVENTS_RETRIED.inc(len(ids))
-                self.inbox.retry_later(ids, error, self.clock() + timedelta(seconds=delay))
-                level = logging.WARNING if isinstance(exc, (TransientError, ConnectorError)) else logging.ERROR
-                log.log(level, "attempt %d for %s failed, retry in %.1fs: %s", attempts,
-                        events[0].ticket_key, delay, error, exc_info=level == logging.ERROR,
-                        extra={"ticket": events[0].ticket_key, "delivery": events[0].delivery_id})
-        return True
+            log.warning("dead-lettered %s: %s", first.ticket_key, exc,
+                        extra={"ticket": first.ticket_key, "delivery": first.delivery_id})
+            return
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        error = f"{type(exc).__name__}: {exc}"
+        if attempts >= self.settings.max_attempts:
+            metrics.EVENTS_DEAD.inc(len(ids))
+            self.inbox.dead(ids, error, self.clock())
+            log.error("dead-lettered %s after %d attempts: %s", first.ticket_key, attempts,
+                      error, extra={"ticket": first.ticket_key, "delivery": first.delivery_id})
+            return
+        delay = backoff_delay(attempts, self.settings, retry_after)
+        metrics.EVENTS_RETRIED.inc(len(ids))
+        self.inbox.retry_later(ids, error, self.clock() + timedelta(seconds=delay))
+        level = logging.WARNING if isinstance(exc, (TransientError, ConnectorError)) else logging.ERROR
+        log.log(level, "attempt %d for %s failed, retry in %.1fs: %s", attempts,
+                first.ticket_key, delay, error, exc_info=level == logging.ERROR,
+                extra={"ticket": first.ticket_key, "delivery": first.delivery_id})
 
     def drain(self, limit: int | None = None) -> int:
         """Process until nothing is ready (or ``limit`` claims); returns claims processed."""
@@ -206,13 +240,19 @@ class TimerLoop:
 
 
 class Runner:
-    """Worker threads plus the timer loop, started and stopped together."""
+    """Worker threads plus the timer loop, started and stopped together.
+
+    ``threads``: worker threads (default ``[worker] threads``; 0 for a process that only runs the
+    timer loop and the other loops while worker processes do the work).
+    """
 
     def __init__(self, pipeline: Pipeline, settings: WorkerSettings, *, timers: bool = True,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, threads: int | None = None) -> None:
+        self.settings = settings
         self.wake = threading.Event()
         self.stop_event = threading.Event()
-        self.workers = [Worker(pipeline, settings, clock=clock, wake=self.wake) for _ in range(settings.threads)]
+        count = settings.threads if threads is None else threads
+        self.workers = [Worker(pipeline, settings, clock=clock, wake=self.wake) for _ in range(count)]
         self.timer_loop = TimerLoop(pipeline, settings, clock=clock, wake=self.wake) if timers else None
         self.threads: list[threading.Thread] = []
         self._extra: list[tuple[str, Callable[[threading.Event], None]]] = []
@@ -231,8 +271,29 @@ class Runner:
         for t in self.threads:
             t.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def busy(self) -> int:
+        """Workers in the middle of a claim."""
+        return sum(1 for w in self.workers if w.current is not None)
+
+    def stop(self, timeout: float | None = None) -> int:
+        """Stop claiming; let the workers finish their claims for ``timeout`` seconds (default
+        ``[worker] shutdown_seconds``), then hand back the events of the claims still running so
+        that another worker takes them at once (not after the lease). Returns how many events
+        were handed back."""
         self.stop_event.set()
         self.wake.set()
+        deadline = time.monotonic() + (self.settings.shutdown_seconds if timeout is None else timeout)
         for t in self.threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
+        handed = 0
+        for w in self.workers:
+            lease = w.current
+            if lease is not None:
+                try:
+                    handed += lease.hand_back()
+                except Exception:  # noqa: BLE001 -- the store is gone: the lease will lapse instead
+                    log.exception("could not hand back the events of %s", lease.key)
+        if handed:
+            log.warning("stopping: %d event(s) not finished within %.0fs handed back to the queue",
+                        handed, self.settings.shutdown_seconds if timeout is None else timeout)
+        return handed

@@ -63,6 +63,38 @@ def test_claim_keeps_ticket_order_and_coalesces_hints(engine):
     assert [e.delivery_id for e in inbox.claim(T0, 30)] == ["t"]
 
 
+def test_hints_behind_a_timer_wait_for_it(engine):
+    """Hints of a ticket join a claim only up to its next timer event: the timer runs first, the
+    hints after it after it (per-ticket order, issue 12)."""
+    inbox = Inbox(engine)
+    inbox.add_many([ev("1", "a"), ev("1", "t", kind="timer_fired", source="timer"), ev("1", "b"), ev("1", "c")])
+    first = inbox.claim(T0, 30)
+    assert [e.delivery_id for e in first] == ["a"]
+    inbox.done([e.id for e in first], T0)
+    timer = inbox.claim(T0, 30)
+    assert [e.delivery_id for e in timer] == ["t"]
+    assert inbox.claim(T0, 30) == []  # the ticket is busy
+    inbox.done([e.id for e in timer], T0)
+    assert [e.delivery_id for e in inbox.claim(T0, 30)] == ["b", "c"]
+
+
+def test_hand_back_returns_only_what_this_claim_still_holds(engine):
+    inbox = Inbox(engine)
+    inbox.add_many([ev("1", "a"), ev("2", "b")])
+    mine = inbox.claim(T0, 300)
+    other = inbox.claim(T0, 300)
+    claims = {e.id: e.attempts for e in mine}
+    assert inbox.hand_back(claims, T0 + timedelta(seconds=1)) == 1
+    rows = {r["delivery_id"]: r for r in inbox.list()}
+    assert rows["a"]["status"] == "pending" and "handed back" in rows["a"]["last_error"]
+    assert rows["b"]["status"] == "processing"  # another worker's claim is left alone
+    again = inbox.claim(T0 + timedelta(seconds=1), 300)  # ready at once, not after the lease
+    assert [e.delivery_id for e in again] == ["a"] and again[0].attempts == 2
+    # The first claim's attempt count no longer matches: handing it back again touches nothing.
+    assert inbox.hand_back(claims, T0 + timedelta(seconds=2)) == 0
+    assert inbox.hand_back({e.id: e.attempts for e in other}, T0) == 1
+
+
 def test_retry_later_holds_back_newer_events_of_the_same_ticket(engine):
     inbox = Inbox(engine)
     inbox.add_many([ev("1", "a")])

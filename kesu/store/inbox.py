@@ -4,8 +4,16 @@ An event is ``pending`` until a worker claims it (``processing`` with a lease), 
 ``skipped`` (kesu caused it) or, after too many failures, ``dead``. A claim takes the oldest ready
 event whose ticket has nothing older waiting or in progress, together with every other ready
 webhook/poll event of that ticket (they are all "ticket X changed" hints, so one fresh read covers
-them). Timer events are claimed one at a time because each carries its own payload. A worker that
-dies leaves its lease to expire; ``reap`` hands the events back.
+them) -- but none queued behind a pending timer event of the ticket, which runs first. Timer events
+are claimed one at a time because each carries its own payload. A worker that dies leaves its
+lease to expire; ``reap`` hands the events back; one that stops gracefully hands back what it
+could not finish (``hand_back``).
+
+Across processes: on PostgreSQL the candidate row is locked ``FOR UPDATE SKIP LOCKED`` and a
+ticket with an older event pending or any event processing is never a candidate (a claim in
+flight is seen as pending by the others' snapshots, so it excludes its ticket too); on SQLite
+every transaction is ``BEGIN IMMEDIATE``, so claims are serialised. Either way one ticket's events
+run one claim at a time, in id order.
 """
 
 from __future__ import annotations
@@ -184,8 +192,15 @@ class Inbox:
     def _claim_update_query(hint: bool) -> Any:
         cond = inbox.c.id == bindparam("first_id")
         if hint:
-            cond = or_(cond, and_(inbox.c.ticket_key == bindparam("key"), inbox.c.status == "pending",
-                                  inbox.c.available_at <= bindparam("now"), inbox.c.source.in_(HINT_SOURCES)))
+            # The ticket's other ready hints join the claim, but none queued behind an event that
+            # is not a hint (a timer): that one runs first, and the hints after it after it.
+            barrier = inbox.alias("barrier")
+            cond = or_(cond, and_(
+                inbox.c.ticket_key == bindparam("key"), inbox.c.status == "pending",
+                inbox.c.available_at <= bindparam("now"), inbox.c.source.in_(HINT_SOURCES),
+                ~exists().where(and_(barrier.c.ticket_key == bindparam("key"),
+                                     barrier.c.status == "pending", barrier.c.id < inbox.c.id,
+                                     barrier.c.source.notin_(HINT_SOURCES)))))
         return (
             update(inbox)
             .where(cond, inbox.c.status == "pending")
@@ -255,6 +270,23 @@ class Inbox:
                 renewed += conn.execute(stmt, {"event_id": event_id, "claimed_attempts": attempts,
                                                "until": until}).rowcount
         return renewed
+
+    def hand_back(self, claims: dict[int, int], now: datetime) -> int:
+        """Return events this worker still holds to the queue, ready at once (a worker stopping
+        before it finished them). ``claims`` as for :meth:`renew`. Returns how many."""
+        if not claims:
+            return 0
+        stmt = (update(inbox)
+                .where(inbox.c.id == bindparam("event_id"), inbox.c.status == "processing",
+                       inbox.c.attempts == bindparam("claimed_attempts"))
+                .values(status="pending", available_at=bindparam("now"), lease_until=None,
+                        last_error="handed back: the worker stopped before finishing"))
+        handed = 0
+        with self.engine.begin() as conn:
+            for event_id, attempts in claims.items():
+                handed += conn.execute(stmt, {"event_id": event_id, "claimed_attempts": attempts,
+                                              "now": now}).rowcount
+        return handed
 
     def reap(self, now: datetime) -> int:
         """Hand back events whose worker's lease ran out (the worker died or hung)."""
