@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timedelta, timezone
 
 import tomlkit
@@ -94,9 +96,13 @@ def test_cli_zammad_setup_is_idempotent(tmp_path, sandbox, db_url):
     config = write_config(tmp_path / "kesu.toml", sandbox, db_url)
     first = runner.invoke(cli, ["zammad", "setup", "-c", str(config), "--webhook-url", "http://127.0.0.1:9/webhooks/zammad"])
     assert first.exit_code == 0, first.output
-    assert "created=['webhook', 'trigger']" in first.output
+    assert "新建     Webhook kesu" in first.output and "新建     触发器 kesu" in first.output
+    assert re.search(r"工单字段 \d+ 个：新建 [1-9]\d*，更新 0", first.output)
     second = runner.invoke(cli, ["zammad", "setup", "-c", str(config), "--webhook-url", "http://127.0.0.1:9/webhooks/zammad"])
-    assert "created=[]" in second.output and "updated=[]" in second.output
+    assert second.exit_code == 0, second.output
+    # the second run changes nothing: no webhook, trigger or field created or updated
+    assert "新建     " not in second.output and "更新     " not in second.output, second.output
+    assert re.search(r"工单字段 \d+ 个：新建 0，更新 0", second.output), second.output
 
 
 def test_cli_inbox_list_and_retry_dead_letters(tmp_path, sandbox, db_url):
