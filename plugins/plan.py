@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.base import Todo, WriteSet
+from kesu import i18n
 from kesu.effects import (
     AddTags,
     AssignGroup,
@@ -159,53 +160,8 @@ def _value(e: Effect) -> Any:
 # ------------------------------------------------------------------------------------------------
 # rendering note lines
 
-_PRIORITY_NAMES = {
-    "zh": {Priority.low: "低", Priority.normal: "普通", Priority.high: "高", Priority.urgent: "紧急"},
-    "en": {Priority.low: "low", Priority.normal: "normal", Priority.high: "high", Priority.urgent: "urgent"},
-}
-_WHAT = {"zh": {"priority": "优先级", "group": "分派", "owner": "处理人"}}
-_TEMPLATES = {
-    "zh": {
-        "header": "kesu 客诉策略决定",
-        "note": "{text}",
-        "priority": "优先级 → {value}",
-        "group": "分派至 {value}",
-        "owner": "处理人 → {value}",
-        "field": "{name} → {value}",
-        "add_tags": "加标签 {value}",
-        "remove_tags": "去标签 {value}",
-        "timer": "时限 {key}：{due}",
-        "todo": "待办：{summary}，截止 {due}",
-        "notify": "通知 {value}：{message}",
-        "ledger": "台账{status}：{kind} {subject}{amount}",
-        "conflict": "冲突：{what} 采用 {kept}（{kept_src}），未采用 {dropped}（{dropped_src}）",
-        "failure": "插件 {plugin} 出错，其决定未执行：{error}",
-    },
-    "en": {
-        "header": "kesu complaint policy decisions",
-        "note": "{text}",
-        "priority": "Priority → {value}",
-        "group": "Assigned to {value}",
-        "owner": "Owner → {value}",
-        "field": "{name} → {value}",
-        "add_tags": "Tagged {value}",
-        "remove_tags": "Untagged {value}",
-        "timer": "Deadline {key}: {due}",
-        "todo": "To-do: {summary}, due {due}",
-        "notify": "Notify {value}: {message}",
-        "ledger": "Ledger {status}: {kind} {subject}{amount}",
-        "conflict": "Conflict: {what} kept {kept} ({kept_src}), dropped {dropped} ({dropped_src})",
-        "failure": "Plugin {plugin} failed, its decisions were not applied: {error}",
-    },
-}
-
-
-_LEDGER_WORDS = {
-    "zh": {"proposed": "提议", "confirmed": "记账", "penalty": "罚款", "reward": "奖励", "admonition": "诫勉",
-           "score": "考核扣分"},
-    "en": {"proposed": "proposal", "confirmed": "entry", "penalty": "fine", "reward": "reward",
-           "admonition": "admonition", "score": "score deduction"},
-}
+# The words of notes are the "note", "priority", "note_what" and "note_ledger" contexts of kesu's
+# gettext catalogue (kesu/i18n/locale/*/LC_MESSAGES/kesu.po).
 
 
 def _amount(entry: Any, lang: str) -> str:
@@ -220,8 +176,8 @@ def _amount(entry: Any, lang: str) -> str:
 
 class NoteRenderer:
     def __init__(self, language: str = "zh", tz: str = "Asia/Shanghai") -> None:
-        self.lang = language
-        self.t = _TEMPLATES[language]
+        self.lang = i18n.lang_of(language)
+        self.t = i18n.words("note", self.lang)
         self.tz = ZoneInfo(tz)
 
     def when(self, dt: datetime) -> str:
@@ -239,7 +195,7 @@ class NoteRenderer:
         return "• " + text
 
     def priority(self, p: Priority) -> str:
-        return _PRIORITY_NAMES[self.lang][p]
+        return i18n.label("priority", p.name, self.lang)
 
     def header(self) -> str:
         return self.t["header"]
@@ -250,7 +206,7 @@ class NoteRenderer:
         return self.priority(v) if isinstance(effect, SetPriority) else v
 
     def what(self, what: str) -> str:
-        return _WHAT.get(self.lang, {}).get(what, what)
+        return i18n.label("note_what", what, self.lang)
 
 
 def _digest(*parts: Any) -> str:
@@ -359,8 +315,8 @@ def diff(
         # The digest keeps its earlier form, so lines written before are not written again.
         key = entry.amount if entry.amount is not None else f"{entry.amount_min}–{entry.amount_max}"
         note(_digest("ledger", entry.rule_id, entry.subject, key),
-             renderer.line("ledger", entry, kind=_LEDGER_WORDS[renderer.lang].get(entry.kind, entry.kind),
-                           status=_LEDGER_WORDS[renderer.lang][entry.status], subject=entry.subject, amount=amount))
+             renderer.line("ledger", entry, kind=i18n.label("note_ledger", entry.kind, renderer.lang),
+                           status=i18n.label("note_ledger", entry.status, renderer.lang), subject=entry.subject, amount=amount))
     for c in plan.conflicts:
         note(
             _digest("conflict", c.what, _value(c.kept), _value(c.dropped)),

@@ -115,6 +115,7 @@ class ValueMaps(_Strict):
 
 class CauseRule(_Strict):
     label: str
+    label_en: str = Field("", description="English label (English notes, reports, admin page)")
     channel: Channel
     keywords: list[str]
     hypothetical: bool = Field(False, description="count words in a hypothetical's scope too")
@@ -126,6 +127,7 @@ class CauseRule(_Strict):
 
 class KeywordRule(_Strict):
     label: str
+    label_en: str = Field("", description="English label (English notes, reports, admin page)")
     keywords: list[str]
     hypothetical: bool = Field(False, description="count words in a hypothetical's scope too (threats)")
     people_only: bool = Field(False, description="harm to a person: words told of an animal do not count")
@@ -892,9 +894,9 @@ def kesu_ticket_fields(config: FactsConfig) -> list[TicketField]:
     """``[policies.facts.fields]``: each named field, its choices from this configuration (the
     causes, categories and flags with their labels; the first word of each value list)."""
     choices: dict[str, list[tuple[str, str, str]]] = {
-        "cause": [(k, r.label, k) for k, r in config.causes.items()],
-        "category": [(k, r.label, k) for k, r in config.categories.items()],
-        "flags": [(k, r.label, k) for k, r in config.flags.items()],
+        "cause": [(k, r.label, r.label_en or k) for k, r in config.causes.items()],
+        "category": [(k, r.label, r.label_en or k) for k, r in config.categories.items()],
+        "flags": [(k, r.label, r.label_en or k) for k, r in config.flags.items()],
     }
     for fact, table in (("channel", config.values.channel), ("validity", config.values.validity),
                         ("followup_outcome", config.values.followup_outcome)):

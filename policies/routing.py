@@ -49,6 +49,8 @@ class UnitSpec(_Strict):
     """``[policies.routing.units."<unit>"]``."""
 
     group: str = Field(description='helpdesk group; "" = unmapped (the ticket stays where it is)')
+    label: str = Field(default="", description="how people call the unit, if not by its key")
+    label_en: str = Field(default="", description="the same in English")
     owner: str = Field(default="", description="optional agent login")
     leader: str = Field(default="", description="copied on major complaints (R-ROUTE-6.19)")
 

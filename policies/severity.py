@@ -93,6 +93,7 @@ class TierSpec(_Strict):
     """``[policies.severity.tiers.<tier>]``: how a tier is shown and when it matches."""
 
     label: str  # shown in notes
+    label_en: str = ""  # shown in English notes, reports and the admin page
     priority: Priority  # by name: low, normal, high, urgent
     tag: str
     aliases: list[str] = Field(default_factory=list, description="values an agent may type in the tier field")
@@ -268,7 +269,7 @@ def kesu_ticket_fields(config: SeverityConfig) -> list[TicketField]:
     if config.category_field:
         # kesu's own tier goes into the same field where the helpdesk has it (the tier tag otherwise).
         out.append(select(config.category_field, "客诉等级", "Complaint tier",
-                          [(t, s.label, t) for t, s in config.tiers.items()], named("severity", "category_field"),
+                          [(t, s.label, s.label_en or t) for t, s in config.tiers.items()], named("severity", "category_field"),
                           tag_values=[(s.tag, t) for t, s in config.tiers.items() if s.tag]))
     if config.loss_field:
         out.append(TicketField(name=config.loss_field, type="decimal", label="直接经济损失（元）",

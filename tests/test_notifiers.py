@@ -143,7 +143,7 @@ def test_english_messages_by_config(engine, bots, clock):
     post = only(bots["feishu"])["content"]["post"]
     assert list(post) == ["en_us"]
     assert post["en_us"]["title"] == "Complaint notice · Ticket 31007"
-    assert "Tier: class A (major)" in str(post) and "Rule: R-ROUTE-6.21" in str(post)
+    assert "Tier: Class A (major)" in str(post) and "Rule: R-ROUTE-6.21" in str(post)
 
 
 def test_a_wrong_signing_secret_is_refused_by_the_bot_and_the_message_waits(engine, bots, clock):

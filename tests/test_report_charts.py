@@ -118,9 +118,14 @@ def test_chart_titles_in_english_by_the_report_language(engine):
     html = render(report, "html").decode()
     assert "<title>Complaints by tier and month</title>" in html and "<figcaption>Overdue rate by month</figcaption>" in html
     assert "各等级投诉按月" not in html
-    # The same report data in Chinese differs only in the charts' words.
+    # The same report data in Chinese differs only in words: the charts' and the values' labels.
     zh = build_report(engine, MARCH)
-    assert render(zh, "md") == render(report, "md")
+    for table in ("by_tier", "by_cause", "by_unit", "by_channel", "main_causes"):
+        assert [(c.key, c.count) for c in getattr(zh, table)] == [(c.key, c.count) for c in getattr(report, table)]
+    assert zh.summary == report.summary and zh.deadlines != [] and [d.on_time for d in zh.deadlines] == [
+        d.on_time for d in report.deadlines]
+    md_zh, md_en = render(zh, "md").decode(), render(report, "md").decode()
+    assert "A类（重大）" in md_zh and "A类（重大）" not in md_en and "Class A (major)" in md_en
 
 
 def test_charts_keep_the_files_byte_identical(engine):

@@ -177,7 +177,7 @@ def test_special_report_of_a_major_complaint(engine):
         ("营销部", "confirmed", 1000.0), ("营销部", "reversal", -1000.0)]
     r104 = build_major(engine, "zammad:104")
     assert [(x.kind, x.summary) for x in r104.timeline] == [
-        ("decision", "优先级 → 4；A类：异物"), ("write", "写回工单：priority=4；+tags A类；内部备注")]
+        ("decision", "优先级 → 紧急；A类：异物"), ("write", "写回工单：优先级 → 紧急；加标签 A类；内部备注")]
     assert [(d.rule_id, d.status) for d in r104.deadlines] == [("R-SLA-6.18-major", "open"),
                                                               ("R-SLA-6.18-resp", "on_time")]
     assert [(e.rule_id, e.at) for e in r104.escalations] == [("R-ESC-6.31", "2026-04-01 09:00")]

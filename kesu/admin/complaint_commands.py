@@ -67,7 +67,7 @@ def _views(settings: Settings, engine: Engine) -> Any:
 def _labels(settings: Settings, lang: str) -> Any:
     from kesu.admin.labels import Labels
 
-    return Labels(_host(settings).configs.get("facts"), lang)
+    return Labels.for_settings(settings, lang)
 
 
 @complaints_app.command("list")

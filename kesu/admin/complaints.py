@@ -300,8 +300,7 @@ class ComplaintViews:
                               "people", "followup_outcome") if record.get(name) not in (None, "", [])]
         flagged = ((record.get("fact_labels") or {}).get("flags") or []) if isinstance(record.get("fact_labels"), dict) else []
         if flagged:
-            facts.append(("flags", "标记" if labels.lang == "zh" else "Flags",
-                          "、".join(labels.flag(str(n)) for n in flagged)))
+            facts.append(("flags", labels.fact_name("flags"), labels.fact_value("flags", flagged)))
         trail = [t for t in (_trail_entry(a, labels) for a in audit) if t is not None]
         quotes = list(dict.fromkeys(q for t in trail for q in t.quotes))
         followed = {e["refers_to"] for e in entries if e["refers_to"]}
@@ -440,5 +439,6 @@ def _effect_text(what: str | None, detail: dict[str, Any], labels: Labels) -> st
                           "followup_outcome") and v not in (None, "", [])]
         return sep.join(shown)
     if what == "set_field":
-        return f"{detail.get('name', '')} = {detail.get('value', '')}"
+        name = str(detail.get("name", ""))
+        return f"{labels.field(name)} = {labels.field_value(name, detail.get('value'))}"
     return ""

@@ -165,7 +165,7 @@ class AdminOps:
     # -- complaints --------------------------------------------------------------------------
 
     def labels(self, lang: str) -> Labels:
-        return Labels(self.services.host.configs.get("facts"), lang)
+        return Labels.for_settings(self.services.settings, lang)
 
     def complaints(self, filters: Filters, lang: str = "zh") -> ComplaintPage:
         try:

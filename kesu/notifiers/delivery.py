@@ -37,6 +37,7 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 
 from kesu import metrics
 from kesu.effects import Notify
+from kesu.i18n.labels import Labels
 from kesu.models import Ticket
 from kesu.notifiers.channels import Answer, build, read_answer
 from kesu.notifiers.config import NotifiersConfig
@@ -57,7 +58,8 @@ class BotNotifier:
     """The ``kesu_notify`` implementation and the delivery loop for one kesu process."""
 
     def __init__(self, engine: Engine, config: NotifiersConfig, *, helpdesk_url: str = "",
-                 helpdesk_kind: str = "zammad", cause_label: Callable[[str], str | None] = lambda _: None,
+                 helpdesk_kind: str = "zammad", cause_label: Callable[[str], str | None] | None = None,
+                 labels: Labels | None = None,
                  clock: Callable[[], datetime] = utcnow, wall: Callable[[], float] = time.time,
                  session: requests.Session | None = None) -> None:
         self.engine = engine
@@ -65,6 +67,7 @@ class BotNotifier:
         self.helpdesk_url = helpdesk_url
         self.helpdesk_kind = helpdesk_kind
         self.cause_label = cause_label
+        self.labels = labels
         self.clock = clock
         self.wall = wall  # signatures carry the real time: the bots compare it with theirs
         self.session = session or requests.Session()
@@ -98,7 +101,7 @@ class BotNotifier:
             return 0
         link = ticket_link(ticket, self.config.ticket_url, self.helpdesk_url, self.helpdesk_kind)
         message = compose(ticket, notification, record, language=self.config.language, link=link,
-                          cause_label=self.cause_label)
+                          labels=self.labels, cause_label=self.cause_label)
         ident = f"{key}|{notification_key(notification)}"
         added = 0
         with self.engine.begin() as conn:
@@ -247,12 +250,9 @@ def attach(host: Any, engine: Engine, *, helpdesk_url: str, helpdesk_kind: str,
     config = host.configs.get(PLUGIN_NAME)
     if not isinstance(config, NotifiersConfig) or not config.channels:
         return None
-    causes = getattr(host.configs.get("facts"), "causes", None) or {}
-
-    def cause_label(key: str) -> str | None:
-        return getattr(causes.get(key), "label", None) or None
-
+    labels = Labels({name: host.configs.get(name) for name in ("facts", "severity", "routing")},
+                    config.language, getattr(host, "profile", None))
     notifier = BotNotifier(engine, config, helpdesk_url=helpdesk_url, helpdesk_kind=helpdesk_kind,
-                           cause_label=cause_label, clock=clock)
+                           labels=labels, clock=clock)
     host.pm.register(notifier, name=DELIVERY_NAME)
     return notifier

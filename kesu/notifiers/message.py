@@ -13,24 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from kesu import i18n
 from kesu.effects import Notify
+from kesu.i18n.labels import Labels
 from kesu.models import Ticket
-
-_TIERS = {
-    "zh": {"A": "A类（重大）", "B": "B类（一般）", "C": "C类（一般）",
-           "major": "重大投诉", "difficult": "疑难投诉", "general": "一般投诉"},
-    "en": {"A": "class A (major)", "B": "class B", "C": "class C",
-           "major": "major", "difficult": "difficult", "general": "general"},
-}
-
-_WORDS = {
-    "zh": {"title": "客诉通知", "ticket": "工单", "tier": "等级", "cause": "原因", "units": "责任单位",
-           "to": "通知", "what": "事项", "why": "说明", "rule": "依据", "link": "查看工单", "sep": "："},
-    "en": {"title": "Complaint notice", "ticket": "Ticket", "tier": "Tier", "cause": "Cause",
-           "units": "Responsible", "to": "For", "what": "Action", "why": "Why", "rule": "Rule",
-           "link": "Open the ticket", "sep": ": "},
-}
-
 
 class Message(BaseModel):
     """A channel-neutral message: a title, labelled lines and an optional link."""
@@ -94,10 +80,12 @@ def ticket_link(ticket: Ticket, template: str, base: str, kind: str) -> str | No
 
 
 def compose(ticket: Ticket, notification: Notify, record: Mapping[str, Any], *,
-            language: Literal["zh", "en"], link: str | None,
-            cause_label: Callable[[str], str | None]) -> Message:
-    """The message for one notification of one ticket."""
-    w = _WORDS[language]
+            language: Literal["zh", "en"], link: str | None, labels: Labels | None = None,
+            cause_label: Callable[[str], str | None] | None = None) -> Message:
+    """The message for one notification of one ticket; values by the labels of the configuration
+    (``labels``; a cause by ``cause_label`` first when given), words from kesu's catalogue."""
+    w = i18n.words("bot", language)
+    shown = (labels or Labels()).in_lang(language)
     number = ticket.number or ticket.ref.id
     is_ticket = ticket.ref.helpdesk != "kesu"
     title = f"{w['title']} · {w['ticket']} {number}" if is_ticket else f"{w['title']} · {ticket.title}"
@@ -106,13 +94,13 @@ def compose(ticket: Ticket, notification: Notify, record: Mapping[str, Any], *,
         lines.append((w["ticket"], f"{number} {ticket.title}"))
     tier = record.get("tier")
     if tier:
-        lines.append((w["tier"], _TIERS[language].get(str(tier), str(tier))))
+        lines.append((w["tier"], shown.tier(str(tier))))
     cause = record.get("cause")
     if cause:
-        lines.append((w["cause"], cause_label(str(cause)) or str(cause)))
+        lines.append((w["cause"], (cause_label(str(cause)) if cause_label else None) or shown.cause(str(cause))))
     units: Sequence[str] = record.get("units") or ()
     if units:
-        lines.append((w["units"], "、".join(units) if language == "zh" else ", ".join(units)))
+        lines.append((w["units"], shown.units(units)))
     if notification.recipients:
         lines.append((w["to"], ("、" if language == "zh" else ", ").join(notification.recipients)))
     lines.append((w["what"], notification.message))

@@ -147,7 +147,7 @@ def compute(rows: Rows, period: Period, previous_rows: Rows, *,
     moment = as_of or generated_at or utcnow()
     if moment.tzinfo is None:
         raise ValueError(f"as_of must carry a time zone, got {moment!r}")
-    cat = catalogue or Catalogue()
+    cat = (catalogue or Catalogue()).in_lang(language)
     current = _sections(rows, period, moment, cat)
     before = _sections(previous_rows, period.previous(), moment, cat)
     return PeriodReport(
@@ -183,7 +183,7 @@ def _sections(rows: Rows, period: Period, as_of: datetime, cat: Catalogue) -> di
     by_tier = counts((c["tier"] or "" for c in cohort), cat.tier, cat.tier_order())
     by_cause = counts((c["cause"] or "" for c in cohort), cat.cause)
     by_unit = counts((u for c in cohort for u in (_units(c) or [""])), cat.unit)
-    by_channel = counts((c["channel"] or "" for c in cohort), labels.channel)
+    by_channel = counts((c["channel"] or "" for c in cohort), cat.channel)
     main_causes = counts((c["category"] or c["cause"] or "" for c in cohort), cat.category)
     validity = Validity(
         valid=sum(1 for c in cohort if c["valid"] == 1),
@@ -191,9 +191,9 @@ def _sections(rows: Rows, period: Period, as_of: datetime, cat: Catalogue) -> di
         undecided=sum(1 for c in cohort if c["valid"] is None),
         invalid_proposed=sum(1 for c in cohort if c["valid"] is None and c["invalid_proposed"] == 1),
     )
-    deadlines = _deadlines(cohort, period, as_of)
+    deadlines = _deadlines(cohort, period, as_of, cat)
     follow = _followups(cohort, rows.followups)
-    escalations = _escalations(rows.complaints, period)
+    escalations = _escalations(rows.complaints, period, cat)
     ledger_stats = _ledger(rows.ledger, rows.decided)
     on_time = sum(d.on_time for d in deadlines)
     late = sum(d.late for d in deadlines)
@@ -219,7 +219,7 @@ def _trend(rows: Rows, months: list[Period], as_of: datetime, cat: Catalogue) ->
     causes = [Counter(c["cause"] or "" for c in cohort) for cohort in cohorts]
     overdue, follow = [], []
     for m, cohort in zip(months, cohorts, strict=True):
-        deadlines = _deadlines(cohort, m, as_of)
+        deadlines = _deadlines(cohort, m, as_of, cat)
         on_time, late = sum(d.on_time for d in deadlines), sum(d.late for d in deadlines)
         overdue.append(late / (on_time + late) if on_time + late else None)
         follow.append(_followups(cohort, rows.followups).rate)
@@ -233,9 +233,9 @@ def _trend(rows: Rows, months: list[Period], as_of: datetime, cat: Catalogue) ->
         shown, rest = named, set()
     cause_series = [Series(key=k, label=cat.cause(k), values=[c[k] for c in causes]) for k in shown]
     if rest:
-        cause_series.append(Series(key="*", label="其他", values=[sum(c[k] for k in rest) for c in causes]))
+        cause_series.append(Series(key="*", label=cat.word("report", "other"), values=[sum(c[k] for k in rest) for c in causes]))
     if "" in window:
-        cause_series.append(Series(key="", label=labels.UNSET, values=[c[""] for c in causes]))
+        cause_series.append(Series(key="", label=cat.unset(), values=[c[""] for c in causes]))
     return Trend(
         months=[m.label for m in months], months_zh=[m.label_zh for m in months],
         total=[len(cohort) for cohort in cohorts],
@@ -260,7 +260,7 @@ def _time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _deadlines(cohort: list[dict[str, Any]], period: Period, as_of: datetime) -> list[DeadlineStat]:
+def _deadlines(cohort: list[dict[str, Any]], period: Period, as_of: datetime, cat: Catalogue) -> list[DeadlineStat]:
     cutoff = min(period.end_utc, as_of)  # a running period is judged now, not at its future end
     tally: dict[str, Counter[str]] = defaultdict(Counter)
     for c in cohort:
@@ -283,7 +283,7 @@ def _deadlines(cohort: list[dict[str, Any]], period: Period, as_of: datetime) ->
         t = tally[rule_id]
         closed = t["on_time"] + t["late"]
         stats.append(DeadlineStat(
-            rule_id=rule_id, label=labels.DEADLINES.get(rule_id, rule_id), total=sum(t.values()),
+            rule_id=rule_id, label=cat.deadline_name(rule_id), total=sum(t.values()),
             on_time=t["on_time"], late=t["late"], open=t["open"],
             on_time_rate=t["on_time"] / closed if closed else None))
     return stats
@@ -315,13 +315,13 @@ def _followups(cohort: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Foll
         satisfaction=outcomes["satisfied"] / followed if followed else None)
 
 
-def _escalations(records: list[dict[str, Any]], period: Period) -> list[EscalationStat]:
+def _escalations(records: list[dict[str, Any]], period: Period, cat: Catalogue) -> list[EscalationStat]:
     counter: Counter[str] = Counter()
     for c in records:
         for esc in c["escalations"] or []:
             if isinstance(esc, Mapping) and period.contains(_time(esc.get("at"))):
                 counter[str(esc.get("rule_id") or "")] += 1
-    return [EscalationStat(rule_id=k, label=labels.ESCALATIONS.get(k, labels.plain(k)), count=counter[k])
+    return [EscalationStat(rule_id=k, label=cat.escalation(k), count=counter[k])
             for k in sorted(counter, key=lambda k: (-counter[k], k))]
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 
+from kesu.models import Priority
 from kesu.report import labels
 from kesu.report.labels import Catalogue
 from kesu.report.document import Cell, Column, Document, Table, cells
@@ -75,6 +76,7 @@ class MajorReport(_Model):
     ledger: list[LedgerRow]
     timeline: list[TimelineItem]
     shown: dict[str, str] = {}  # record field -> what the report shows for its stored key ("mould" -> "发霉…")
+    language: str = "zh"  # of the labels of stored values and of the timeline's lines
 
 
 class NoComplaint(LookupError):
@@ -98,7 +100,9 @@ def _local(value: Any, tz: str) -> str | None:
 
 
 def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
-                generated_at: datetime | None = None, catalogue: Catalogue | None = None) -> MajorReport:
+                generated_at: datetime | None = None, catalogue: Catalogue | None = None,
+                language: str = "zh") -> MajorReport:
+    cat = (catalogue or Catalogue()).in_lang(language)
     with engine.connect() as conn:
         row = conn.execute(select(complaints).where(complaints.c.ticket_key == ticket_key)).mappings().first()
         if row is None:
@@ -124,7 +128,7 @@ def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
         else:
             status = "overdue" if e.get("overdue") else "open"
         deadlines.append(DeadlineRow(
-            rule_id=rule_id, label=labels.DEADLINES.get(rule_id, rule_id), start=_local(e.get("start"), tz),
+            rule_id=rule_id, label=cat.deadline_name(rule_id), start=_local(e.get("start"), tz),
             due=_local(e.get("due"), tz), extended_to=_local(e.get("extended_to"), tz),
             approved_by=e.get("approved_by"), met_at=_local(met, tz), status=status))
     escalations = [
@@ -139,13 +143,14 @@ def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
         for e in entries
     ]
     timeline = [TimelineItem(at=_local(a["at"], tz) or "", kind=a["kind"], plugin=a["plugin"], rule_id=a["rule_id"],
-                             summary=summarize(a["kind"], a["detail"] or {}, tz, catalogue))
+                             summary=summarize(a["kind"], a["detail"] or {}, tz, cat))
                 for a in audit]
     return MajorReport(
         ticket_key=ticket_key, timezone=tz, generated_at=generated_at.isoformat() if generated_at else None,
         is_major=(rec["tier"] or "") in labels.MAJOR_TIERS or rec["special"] == 1, record=record,
         deadlines=deadlines, escalations=escalations, ledger=ledger_rows, timeline=timeline,
-        shown=_shown(record, [t for e in escalations for t in (e.from_tier, e.to_tier) if t], catalogue or Catalogue()))
+        shown=_shown(record, [t for e in escalations for t in (e.from_tier, e.to_tier) if t], cat),
+        language=cat.lang)
 
 
 def _shown(record: Mapping[str, Any], tiers: list[str], cat: Catalogue) -> dict[str, str]:
@@ -153,11 +158,11 @@ def _shown(record: Mapping[str, Any], tiers: list[str], cat: Catalogue) -> dict[
     of the tiers its escalations went from and to (``tier:A``)."""
     out = {f"tier:{t}": cat.tier(t) for t in sorted(set(tiers))}
     for key, label in (("tier", cat.tier), ("cause", cat.cause), ("category", cat.category),
-                       ("channel", labels.channel), ("followup_outcome", lambda k: labels.OUTCOMES.get(k, k))):
+                       ("channel", cat.channel), ("followup_outcome", cat.outcome)):
         if record.get(key):
             out[key] = label(str(record[key]))
     if isinstance(record.get("units"), list):
-        out["units"] = "、".join(cat.unit(str(u)) for u in record["units"])
+        out["units"] = cat.units(record["units"])
     return out
 
 
@@ -167,110 +172,129 @@ def _cmp(value: Any) -> datetime:
 
 
 def summarize(kind: str, detail: Mapping[str, Any], tz: str, catalogue: Catalogue | None = None) -> str:
-    """One line for an audit entry: what was decided or done, in Chinese where kesu wrote it so;
-    a recorded complaint's fields and values by their labels (原因=产品发酸…, not cause=mould)."""
+    """One line for an audit entry: what was decided or done, in the catalogue's language; values
+    by their labels (原因=产品发酸…, not cause=mould; 优先级 → 紧急, not priority=4; a helpdesk
+    field by its display name and option label)."""
+    cat = catalogue or Catalogue()
+    zh = cat.lang == "zh"
+    sep, semi = ("，", "；") if zh else (", ", "; ")
+
+    def line(key: str, **values: Any) -> str:
+        return cat.word("timeline", key).format(**values)
+
+    def tags(value: Any) -> str:
+        return ", ".join(str(t) for t in value or [])
+
     if kind == "decision":
         t = detail.get("type", "")
         values = detail.get("values") or {}
-        reason = detail.get("reason") or ""
+        reason = (detail.get("reason_en") if not zh else None) or detail.get("reason") or ""
         what = {
-            "internal_note": lambda: str(detail.get("text", "")),
-            "set_priority": lambda: f"优先级 → {detail.get('priority')}",
-            "assign_group": lambda: f"分派至 {detail.get('group')}",
-            "assign_owner": lambda: f"处理人 → {detail.get('owner')}",
-            "add_tags": lambda: "加标签 " + ", ".join(detail.get("tags") or []),
-            "remove_tags": lambda: "去标签 " + ", ".join(detail.get("tags") or []),
-            "set_field": lambda: f"字段 {detail.get('name')} = {detail.get('value')}",
-            "schedule_timer": lambda: f"计时 {detail.get('key')} 至 {_local(detail.get('due_at'), tz)}",
-            "cancel_timer": lambda: f"取消计时 {detail.get('key')}",
-            "follow_up_todo": lambda: f"回访待办：{detail.get('summary')}（{_local(detail.get('due_at'), tz)}）",
-            "notify": lambda: f"通知 {', '.join(detail.get('recipients') or [])}：{detail.get('message')}",
-            "ledger_entry": lambda: f"{labels.KINDS.get(str(detail.get('kind')), detail.get('kind'))} "
-                                    f"{detail.get('subject')} {_amount(detail)}",
-            "record_complaint": lambda: "记录：" + "，".join(
-                f"{RECORD_LABELS.get(k, k)}={_shown(values, [], catalogue or Catalogue()).get(k) or _value(k, v)}"
-                for k, v in sorted(values.items()) if k not in ("deadlines",)),
+            "internal_note": lambda: str((detail.get("text_en") if not zh else None) or detail.get("text", "")),
+            "set_priority": lambda: line("set_priority", value=_priority(detail.get("priority"), cat)),
+            "assign_group": lambda: line("assign_group", value=cat.unit(str(detail.get("group") or ""))),
+            "assign_owner": lambda: line("assign_owner", value=detail.get("owner")),
+            "add_tags": lambda: line("add_tags", value=tags(detail.get("tags"))),
+            "remove_tags": lambda: line("remove_tags", value=tags(detail.get("tags"))),
+            "set_field": lambda: line("set_field", name=cat.field(str(detail.get("name"))),
+                                      value=cat.field_value(str(detail.get("name")), detail.get("value"))),
+            "schedule_timer": lambda: line("schedule_timer", key=detail.get("key"), due=_local(detail.get("due_at"), tz)),
+            "cancel_timer": lambda: line("cancel_timer", key=detail.get("key")),
+            "follow_up_todo": lambda: line("follow_up_todo", summary=detail.get("summary"),
+                                           due=_local(detail.get("due_at"), tz)),
+            "notify": lambda: line("notify", value=", ".join(detail.get("recipients") or []), message=detail.get("message")),
+            "ledger_entry": lambda: f"{cat.kind(str(detail.get('kind')))} {detail.get('subject')} {_amount(detail, cat)}",
+            "record_complaint": lambda: line("record_complaint", values=sep.join(
+                f"{cat.word('major_record', k)}={_shown(values, [], cat).get(k) or _value(k, v, cat)}"
+                for k, v in sorted(values.items()) if k not in ("deadlines",))),
             "set_state": lambda: "",
-        }.get(t, lambda: t)()
+        }.get(t, lambda: cat.effect("decision", t))()
         parts = [what] if what else []
         if reason and reason != what:
             parts.append(reason)
-        return "；".join(parts) or t
+        return semi.join(parts) or cat.effect("decision", t)
     if kind == "write":
         parts = []
-        for key in ("priority", "group", "owner"):
-            if detail.get(key) is not None:
-                parts.append(f"{key}={detail[key]}")
-        if detail.get("fields"):
-            parts.append("fields=" + ", ".join(f"{k}={v}" for k, v in sorted(detail["fields"].items())))
+        if detail.get("priority") is not None:
+            parts.append(line("set_priority", value=_priority(detail["priority"], cat)))
+        if detail.get("group") is not None:
+            parts.append(line("assign_group", value=cat.unit(str(detail["group"]))))
+        if detail.get("owner") is not None:
+            parts.append(line("assign_owner", value=detail["owner"]))
+        for name, value in sorted((detail.get("fields") or {}).items()):
+            parts.append(line("set_field", name=cat.field(name), value=cat.field_value(name, value)))
         if detail.get("add_tags"):
-            parts.append("+tags " + ", ".join(detail["add_tags"]))
+            parts.append(line("add_tags", value=tags(detail["add_tags"])))
+        if detail.get("remove_tags"):
+            parts.append(line("remove_tags", value=tags(detail["remove_tags"])))
         if detail.get("note"):
-            parts.append("内部备注")
-        return "写回工单：" + "；".join(parts)
+            parts.append(line("note"))
+        return line("write", parts=semi.join(parts))
     if kind == "conflict":
-        return f"冲突：{detail.get('what')}"
+        return line("conflict", what=detail.get("what"))
     if kind == "plugin_error":
-        return f"插件错误（{detail.get('hook')}）：{detail.get('error')}"
+        return line("plugin_error", hook=detail.get("hook"), error=detail.get("error"))
     if "text" in detail:
         return str(detail["text"])
     return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
 
 
-def _amount(d: Mapping[str, Any]) -> str:
+def _priority(value: Any, cat: Catalogue) -> str:
+    """A priority by name (紧急), whether stored as its number or its name."""
+    try:
+        p = Priority(int(value)) if str(value).isdigit() else Priority[str(value)]
+    except (KeyError, ValueError):
+        return str(value)
+    return cat.word("priority", p.name)
+
+
+def _amount(d: Mapping[str, Any], cat: Catalogue) -> str:
     if d.get("amount") is not None:
-        return f"{d['amount']:g} 元"
+        return cat.word("timeline", "yuan").format(amount=f"{d['amount']:g}")
     if d.get("amount_min") is not None or d.get("amount_max") is not None:
-        return f"{d.get('amount_min') or 0:g}–{d.get('amount_max') or 0:g} 元（待确认）"
+        return cat.word("timeline", "range").format(low=f"{d.get('amount_min') or 0:g}", high=f"{d.get('amount_max') or 0:g}")
     return ""
 
 
-RECORD_LABELS = {
-    "ticket_key": "工单", "number": "编号", "title": "标题", "customer": "客户", "received_at": "受理时间",
-    "scheme": "方案", "tier": "等级", "cause": "原因", "category": "类别", "channel": "渠道",
-    "units": "责任部门", "valid": "有效", "invalid_proposed": "建议无效", "special": "特殊投诉",
-    "resolved_at": "办结时间", "followup_outcome": "回访结果", "extra": "其他",
-}
-STATUS = {"on_time": "按时", "late": "超时完成", "overdue": "已超时", "open": "进行中"}
-LEDGER_STATUS = {"proposed": "待确认", "confirmed": "已确认", "rejected": "已驳回", "reversal": "冲正"}
-
-
-def _value(key: str, v: Any) -> str:
+def _value(key: str, v: Any, cat: Catalogue) -> str:
     if key == "tier":
-        return labels.tier(str(v))
+        return cat.tier(str(v))
     if key == "channel":
-        return labels.channel(str(v))
+        return cat.channel(str(v))
     if key in ("valid", "invalid_proposed", "special"):
-        return "是" if v == 1 else "否"
+        return cat.yes_no(v == 1)
+    if key == "units" and isinstance(v, list):
+        return cat.units(v)
     if isinstance(v, list):
-        return "、".join(str(x) for x in v)
+        return cat.join(str(x) for x in v)
     if isinstance(v, dict):
-        return "；".join(f"{k}={x}" for k, x in sorted(v.items()))
+        return ("；" if cat.lang == "zh" else "; ").join(f"{k}={x}" for k, x in sorted(v.items()))
     return str(v)
 
 
 def document(r: MajorReport) -> Document:
+    cat = Catalogue(lang=r.language)
     record = Table("record", "投诉记录", "Complaint record", (Column("项目", 14), Column("内容", 50)),
-                   tuple(cells(RECORD_LABELS.get(k, k), r.shown.get(k) or _value(k, v)) for k, v in r.record.items()))
+                   tuple(cells(cat.word("major_record", k), r.shown.get(k) or _value(k, v, cat)) for k, v in r.record.items()))
     deadlines = Table("deadlines", "时限", "Deadlines", (
         Column("时限类型", 22), Column("规则", 18), Column("起算", 17), Column("时限", 17), Column("延期至", 17),
         Column("批准人", 12), Column("完成时间", 17), Column("状态", 10)),
-        tuple(cells(d.label, d.rule_id, d.start, d.due, d.extended_to, d.approved_by, d.met_at, STATUS[d.status])
+        tuple(cells(d.label, d.rule_id, d.start, d.due, d.extended_to, d.approved_by, d.met_at, cat.word("deadline_status", d.status))
               for d in r.deadlines))
     escalations = Table("escalations", "升级", "Escalations", (
         Column("时间", 17), Column("规则", 14), Column("原因", 30), Column("原等级", 10), Column("新等级", 10)),
-        tuple(cells(e.at, e.rule_id, e.reason, _tier(r, e.from_tier), _tier(r, e.to_tier)) for e in r.escalations))
+        tuple(cells(e.at, e.rule_id, e.reason, _tier(r, e.from_tier, cat), _tier(r, e.to_tier, cat)) for e in r.escalations))
     ledger_t = Table("ledger", "奖惩台账", "Ledger entries", (
         Column("编号", 6), Column("时间", 17), Column("规则", 16), Column("对象", 16), Column("类别", 8),
         Column("金额（元）", 12), Column("范围（元）", 14), Column("状态", 8), Column("决定人", 12),
         Column("关联", 6), Column("备注", 30)),
-        tuple((Cell(e.id, "int"), Cell(e.at), Cell(e.rule_id), Cell(e.subject), Cell(labels.KINDS.get(e.kind, e.kind)),
-               Cell(e.amount, "yuan"), Cell(_range(e)), Cell(LEDGER_STATUS.get(e.status, e.status)),
+        tuple((Cell(e.id, "int"), Cell(e.at), Cell(e.rule_id), Cell(e.subject), Cell(cat.kind(e.kind)),
+               Cell(e.amount, "yuan"), Cell(_range(e)), Cell(cat.status(e.status)),
                Cell(e.decided_by), Cell(e.refers_to, "int") if e.refers_to is not None else Cell(""), Cell(e.note))
               for e in r.ledger))
     timeline = Table("timeline", "处理时间线", "Timeline (audit log)", (
         Column("时间", 17), Column("类型", 10), Column("插件", 12), Column("规则", 18), Column("内容", 60)),
-        tuple(cells(t.at, t.kind, t.plugin, t.rule_id, t.summary) for t in r.timeline))
+        tuple(cells(t.at, cat.effect(t.kind, None), t.plugin, t.rule_id, t.summary) for t in r.timeline))
     title = r.record.get("title") or r.ticket_key
     flag = "" if r.is_major else "（注意：该投诉未定为重大投诉）"
     return Document(
@@ -280,8 +304,8 @@ def document(r: MajorReport) -> Document:
         file_stem=f"kesu-major-{r.ticket_key.replace(':', '-')}")
 
 
-def _tier(r: MajorReport, key: str | None) -> str:
-    return r.shown.get(f"tier:{key}") or labels.tier(key or "")
+def _tier(r: MajorReport, key: str | None, cat: Catalogue) -> str:
+    return r.shown.get(f"tier:{key}") or cat.tier(key or "")
 
 
 def _range(e: LedgerRow) -> str:

@@ -75,7 +75,7 @@ def build(engine: Engine, kind: str, period: str, *, tz: str, generated_at: date
         if inputs is not None and (inputs.premium_yuan is not None or inputs.policies is not None):
             raise ValueError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report, "
                              "not to the special report of one complaint")
-        return build_major(engine, period, tz=tz, generated_at=generated_at, catalogue=catalogue)
+        return build_major(engine, period, tz=tz, generated_at=generated_at, catalogue=catalogue, language=language)
     return build_report(engine, Period.parse(kind, period, tz), generated_at=generated_at, catalogue=catalogue,
                         inputs=inputs, language=language)
 

@@ -146,7 +146,7 @@ def document(r: PeriodReport) -> Document:
     ledger = Table("ledger", "奖惩", "Penalties and rewards", (
         Column("对象", 18), Column("类别", 8), Column("提议", 8), Column("待决", 8), Column("已确认", 8),
         Column("确认金额（元）", 16), Column("已驳回", 8), Column("冲正", 8)),
-        tuple((Cell(x.subject), Cell(labels.KINDS.get(x.kind, x.kind)), Cell(x.proposed, "int"),
+        tuple((Cell(x.subject), Cell(labels.Catalogue(lang=r.language).kind(x.kind)), Cell(x.proposed, "int"),
                Cell(x.open, "int"), Cell(x.confirmed, "int"), Cell(x.confirmed_amount, "yuan"),
                Cell(x.rejected, "int"), Cell(x.reversed, "int")) for x in r.ledger),
         (), "按台账记录的时间统计；确认金额已扣除本期冲正。")
