@@ -234,6 +234,11 @@ class HttpTransport:
             # No proxy/.netrc lookups from the environment on every request (≈1 ms of CPU per
             # call in bench/diagnose.py); the helpdesk URL is configured explicitly.
             session.trust_env = False
+            # Keep a connection for each of many worker threads (requests keeps 10 by default
+            # and opens and closes one per call beyond that).
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
         self.session = session
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         if headers:

@@ -109,7 +109,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, *, run_migrations: bool = True,
               load_entrypoints: bool = True, clock: Callable[[], datetime] = utcnow) -> Services:
-        engine = make_engine(settings.store.url)
+        # A connection for every worker thread, the heartbeat and the loops beside them.
+        engine = make_engine(settings.store.url, pool_size=max(8, settings.worker.threads + 4))
         if run_migrations:
             migrate(engine)
         pm = build_plugin_manager(settings.plugins.disabled, load_entrypoints=load_entrypoints)

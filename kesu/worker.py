@@ -46,10 +46,13 @@ class Lease:
     the hold on every decided write the attempt is applying (``hold``/``release``, called by the
     pipeline) every third of the lease. A worker that dies stops renewing: its claim lapses as
     before and another worker takes over.
+
+    The renewing is done by the process's :class:`Heartbeat` when one is given (one thread for
+    all of a runner's workers), else by a thread of the lease's own.
     """
 
     def __init__(self, pipeline: Pipeline, events: Sequence[InboxEvent], seconds: float, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, heartbeat: Heartbeat | None = None) -> None:
         self.inbox = pipeline.inbox
         self.engine = pipeline.engine
         self.claims = {e.id: e.attempts for e in events}
@@ -62,6 +65,9 @@ class Lease:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._heartbeat = heartbeat
+        self._closed = False  # the attempt is over: the heartbeat renews it no more
+        self._renewed_at = time.monotonic()
 
     def hold(self, outbox_id: int) -> None:
         with self._lock:
@@ -75,6 +81,18 @@ class Lease:
     def renew(self) -> None:
         """Extend the claim and the holds to ``lease_seconds`` from now."""
         with self._lock:
+            self._renew()
+
+    def beat(self, now: float) -> None:
+        """Renew if a third of the lease passed since the claim or the last renewal (called by
+        the heartbeat; nothing once the attempt is over)."""
+        with self._lock:
+            if not self._closed and now - self._renewed_at >= self.interval:
+                self._renew()
+
+    def _renew(self) -> None:
+        kept = len(self.claims)
+        try:
             until = self.clock() + timedelta(seconds=self.seconds)
             kept = self.inbox.renew(self.claims, until)
             if self._holds:
@@ -82,6 +100,8 @@ class Lease:
                     for outbox_id in self._holds:
                         store.renew_outbox(conn, outbox_id, until)
             self.renewals += 1
+        finally:
+            self._renewed_at = time.monotonic()
         if kept < len(self.claims):
             log.warning("lease on %s: %d of %d event(s) no longer held by this worker", self.key,
                         len(self.claims) - kept, len(self.claims), extra={"ticket": self.key})
@@ -92,6 +112,7 @@ class Lease:
         its way to the helpdesk, and the next worker finishes it once the hold ends."""
         self._stop.set()
         with self._lock:
+            self._closed = True
             handed = self.inbox.hand_back(self.claims, self.clock())
             self.claims = {}
         return handed
@@ -110,11 +131,58 @@ class Lease:
                 log.exception("lease renewal for %s failed", self.key)
 
     def __enter__(self) -> Lease:
-        self._thread = threading.Thread(target=self._run, name=f"kesu-lease-{self.key}", daemon=True)
-        self._thread.start()
+        self._renewed_at = time.monotonic()
+        if self._heartbeat is not None:
+            self._heartbeat.add(self)
+        else:
+            self._thread = threading.Thread(target=self._run, name=f"kesu-lease-{self.key}", daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.discard(self)
+        with self._lock:  # a renewal under way ends first; none starts after
+            self._closed = True
+        if self._thread is not None:
+            self._thread.join()
+
+
+class Heartbeat:
+    """One thread renewing the claims of all of a runner's workers (see :class:`Lease`): no
+    thread started and joined per claim. Each lease is renewed once a third of the lease has
+    passed since its claim or last renewal; the thread looks every sixth."""
+
+    def __init__(self, lease_seconds: float) -> None:
+        self.interval = lease_seconds / 6
+        self._leases: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.add(lease)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kesu-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                leases = list(self._leases)
+            for lease in leases:
+                try:
+                    lease.beat(time.monotonic())
+                except Exception:  # noqa: BLE001 -- a store hiccup: try again at the next beat
+                    log.exception("lease renewal for %s failed", lease.key)
+
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -122,8 +190,10 @@ class Lease:
 
 class Worker:
     def __init__(self, pipeline: Pipeline, settings: WorkerSettings, *,
-                 clock: Callable[[], datetime] = utcnow, wake: threading.Event | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, wake: threading.Event | None = None,
+                 heartbeat: Heartbeat | None = None) -> None:
         self.pipeline = pipeline
+        self.heartbeat = heartbeat
         self.inbox: Inbox = pipeline.inbox
         self.settings = settings
         self.clock = clock
@@ -138,7 +208,8 @@ class Worker:
             return False
         ids = [e.id for e in events]
         attempts = max(e.attempts for e in events)
-        lease = Lease(self.pipeline, events, self.settings.lease_seconds, clock=self.clock)
+        lease = Lease(self.pipeline, events, self.settings.lease_seconds, clock=self.clock,
+                      heartbeat=self.heartbeat)
         try:
             with lease:
                 self.current = lease
@@ -252,7 +323,9 @@ class Runner:
         self.wake = threading.Event()
         self.stop_event = threading.Event()
         count = settings.threads if threads is None else threads
-        self.workers = [Worker(pipeline, settings, clock=clock, wake=self.wake) for _ in range(count)]
+        self.heartbeat = Heartbeat(settings.lease_seconds)
+        self.workers = [Worker(pipeline, settings, clock=clock, wake=self.wake, heartbeat=self.heartbeat)
+                        for _ in range(count)]
         self.timer_loop = TimerLoop(pipeline, settings, clock=clock, wake=self.wake) if timers else None
         self.threads: list[threading.Thread] = []
         self._extra: list[tuple[str, Callable[[threading.Event], None]]] = []
@@ -293,6 +366,7 @@ class Runner:
                     handed += lease.hand_back()
                 except Exception:  # noqa: BLE001 -- the store is gone: the lease will lapse instead
                     log.exception("could not hand back the events of %s", lease.key)
+        self.heartbeat.stop()
         if handed:
             log.warning("stopping: %d event(s) not finished within %.0fs handed back to the queue",
                         handed, self.settings.shutdown_seconds if timeout is None else timeout)
