@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
-from kesu.store.db import as_utc
+from kesu.store.db import as_utc, transaction
 from kesu.store.tables import complaints, ledger
+
+
+# Built once: policies ask on every event (a ticket key is never "", so "" excludes none).
+_COMPLAINTS_OF = (select(complaints)
+                  .where(complaints.c.customer == bindparam("customer"),
+                         complaints.c.received_at >= bindparam("since"),
+                         complaints.c.ticket_key != bindparam("exclude"))
+                  .order_by(complaints.c.received_at))
 
 
 @dataclass(frozen=True)
@@ -34,12 +42,9 @@ class History:
     def complaints_of(self, customer: str, *, since: datetime, exclude: str | None = None) -> list[PastComplaint]:
         """The customer's complaints received since ``since`` (oldest first); ``customer`` is
         :attr:`kesu.models.Ticket.customer_key` (helpdesk-qualified)."""
-        q = (select(complaints).where(complaints.c.customer == customer, complaints.c.received_at >= since)
-             .order_by(complaints.c.received_at))
-        if exclude:
-            q = q.where(complaints.c.ticket_key != exclude)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
+        with transaction(self.engine, read=True) as conn:
+            rows = conn.execute(_COMPLAINTS_OF, {"customer": customer, "since": since,
+                                                 "exclude": exclude or ""}).mappings().all()
         return [
             PastComplaint(r["ticket_key"], as_utc(r["received_at"]), r["tier"], r["cause"], list(r["units"] or []),
                           as_utc(r["resolved_at"]), (r["extra"] or {}).get("batch"))
@@ -69,7 +74,7 @@ class History:
             ledger.c.status.in_(("proposed", "confirmed")), ledger.c.refers_to.is_(None),
             ledger.c.id.not_in(undone), ledger.c.id.not_in(reversed_confirmations),
         )
-        with self.engine.connect() as conn:
+        with transaction(self.engine, read=True) as conn:
             return int(conn.execute(q).scalar_one())
 
 

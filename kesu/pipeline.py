@@ -31,7 +31,7 @@ from kesu.effects import AddTags, Effect, Notify, SetField
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
-from kesu.store.db import as_utc, utcnow
+from kesu.store.db import as_utc, transaction, utcnow
 from kesu.store.inbox import Inbox, InboxEvent
 from kesu.ticket_fields import field_tags
 from plugins.manager import PluginHost
@@ -114,6 +114,8 @@ class Pipeline:
                 self._tag_fields_retry = time.monotonic() + TAG_FIELDS_RETRY_SECONDS
                 return {}
             self._tag_fields = field_tags(declared, names or ())
+            shown = {name for name, _ in self._tag_fields.values()}
+            self.renderer.show_fields(f for f in declared if f.name in shown)
             missing = sorted({f.name for f in declared} - set(names or ()))
             if missing:
                 log.warning("ticket field(s) %s not on the helpdesk (kesu zammad/odoo setup creates them): "
@@ -144,8 +146,11 @@ class Pipeline:
             raise ValueError(f"helpdesk {self.helpdesk!r} answered ticket {ticket.ref.key} for {ref.key}")
         calls = 1
 
-        with self.engine.connect() as conn:
+        # Everything kesu knows about the ticket, in one read-only transaction (no write lock).
+        with transaction(self.engine, read=True) as conn:
             pending = store.pending_outbox(conn, key)
+            state, version = store.load_state(conn, key)
+            stored_record = store.load_complaint(conn, key)
         for row in pending:
             now = self.clock()
             with self.engine.begin() as conn:
@@ -155,9 +160,7 @@ class Pipeline:
             calls += self._finish_outbox(ticket, row)
 
         now = self.clock()
-        with self.engine.connect() as conn:
-            state, version = store.load_state(conn, key)
-            record = {**_record_base(ticket), **store.load_complaint(conn, key)}
+        record = {**_record_base(ticket), **stored_record}
         host_state = dict(state.get(HOST_NS, {}))
         held = host_state.get("held")
         if held and not ticket.closed:
@@ -202,12 +205,17 @@ class Pipeline:
             host_state["closed"] = ticket.closed and not reopens
         new_state[HOST_NS] = host_state
         ids = [e.id for e in events]
-        with self.engine.begin() as conn:
+        # The one durable commit of an event that writes: its decision and outbox row reach the
+        # disk before the helpdesk is called. An event that writes nothing is marked done in this
+        # transaction, which need not wait for the disk: lost in a machine crash, the event is
+        # processed again and decides the same.
+        with transaction(self.engine, durable=marker is not None) as conn:
             store.save_state(conn, key, new_state, version, now)
             store.add_audit(conn, self._audit_rows(key, first.id, plan, evaluation.failures, writes, now))
-            for (source, tkey), t in plan.timers.items():
-                store.schedule_timer(conn, key=key, plugin=source, timer_key=tkey, rule_id=t.rule_id,
-                                     due_at=t.due_at, payload=t.payload, now=now)
+            store.schedule_timers(conn, [
+                {"key": key, "plugin": source, "timer_key": tkey, "rule_id": t.rule_id, "due_at": t.due_at,
+                 "payload": t.payload, "now": now}
+                for (source, tkey), t in plan.timers.items()])
             for (source, tkey) in plan.cancels:
                 store.cancel_timer(conn, key=key, plugin=source, timer_key=tkey)
             store.add_ledger(conn, (
@@ -246,7 +254,9 @@ class Pipeline:
             # finishes the row hands them to the hook again (notifiers deduplicate): never lost.
             self._notify(ticket, fresh, now)
             done_at = self.clock()
-            with self.engine.begin() as conn:
+            # Not durable: lost in a machine crash, the row is finished again without a call (its
+            # note marker is on the ticket) and the events find their decision applied.
+            with transaction(self.engine, durable=False) as conn:
                 store.mark_outbox(conn, outbox_id, status="applied", calls=applied.calls, now=done_at)
                 conn.execute(Inbox.mark_done_stmt(ids, done_at))
         for f in evaluation.failures:

@@ -23,7 +23,7 @@ nothing and makes no call.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -179,6 +179,21 @@ class NoteRenderer:
         self.lang = i18n.lang_of(language)
         self.t = i18n.words("note", self.lang)
         self.tz = ZoneInfo(tz)
+        # field name -> (label, option value -> label) of the fields shown by their labels
+        self._fields: dict[str, tuple[str, dict[Any, str]]] = {}
+
+    def show_fields(self, fields: Iterable[Any]) -> None:
+        """Show these ticket fields (:class:`kesu.ticket_fields.TicketField`) in notes by their
+        label and their options' labels (``客诉等级 → A类（重大）``) instead of name and value."""
+        for f in fields:
+            self._fields[f.name] = (f.shown(self.lang), {o.value: o.shown(self.lang) for o in f.options})
+
+    def field(self, name: str, value: Any) -> tuple[str, Any]:
+        """A field's name and value as a note shows them."""
+        shown = self._fields.get(name)
+        if shown is None:
+            return name, value
+        return shown[0], shown[1].get(value, value) if isinstance(value, str) else value
 
     def when(self, dt: datetime) -> str:
         if dt.tzinfo is None:
@@ -280,7 +295,8 @@ def diff(
             if ticket.fields.get(name) != effect.value:
                 w.fields[name] = effect.value
             new["fields"][name] = effect.value
-            lines.append(renderer.line("field", effect, name=name, value=effect.value))
+            label, value = renderer.field(name, effect.value)
+            lines.append(renderer.line("field", effect, name=label, value=value))
     tags_added: dict[str, list[str]] = {}
     for tag, effect in plan.add_tags.items():
         if tag in new["tags"]:

@@ -8,13 +8,15 @@ through psycopg 3 (``postgresql+psycopg://``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -69,11 +71,42 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # ``synchronous`` cannot change inside a transaction: set it before BEGIN, and only
+            # when this connection's last transaction wanted the other level.
+            options = conn.get_execution_options()
+            level = "NORMAL" if options.get("kesu_durable") is False else "FULL"
+            if not options.get("kesu_read") and conn.info.get("kesu_synchronous", "FULL") != level:
+                conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+                conn.info["kesu_synchronous"] = level
+            # A read-only transaction takes no write lock (WAL: it reads a snapshot, never waits).
+            conn.exec_driver_sql("BEGIN" if options.get("kesu_read") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=kw.pop("pool_size", 10), max_overflow=kw.pop("max_overflow", 10),
                          pool_pre_ping=True, **kw)
+
+
+@contextmanager
+def transaction(engine: Engine, *, durable: bool = True, read: bool = False) -> Iterator[Connection]:
+    """One transaction, like ``engine.begin()``, with two choices:
+
+    * ``durable=False``: its commit returns before it reaches the disk (SQLite WAL
+      ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``). A crash of the machine (not
+      of the process: the commit is in the WAL file / server already) may lose it, and only it and
+      later relaxed ones: a durable commit after it flushes it too (the log is sequential). For
+      what a retry redoes anyway -- a claim (its events are pending again), an event's "done" mark
+      after its durable decision (the event is processed again and finds its decision applied).
+      Never for what must survive before kesu calls the helpdesk (the outbox row) or acknowledges a
+      webhook.
+    * ``read=True``: reads only; on SQLite no write lock (``BEGIN`` instead of ``BEGIN IMMEDIATE``).
+    """
+    with engine.connect() as conn:
+        if not durable or read:
+            conn = conn.execution_options(kesu_durable=durable, kesu_read=read)
+        with conn.begin():
+            if not durable and conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield conn
 
 
 def alembic_config(engine: Engine) -> Config:

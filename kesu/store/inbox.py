@@ -27,7 +27,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, or
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from kesu.store.db import as_utc, is_sqlite
+from kesu.store.db import as_utc, is_sqlite, transaction
 from kesu.store.tables import inbox, rejected_webhooks
 
 HINT_SOURCES = ("webhook", "poll")
@@ -213,7 +213,8 @@ class Inbox:
     def claim(self, now: datetime, lease_seconds: float) -> list[InboxEvent]:
         """Claim the next ready ticket's events (see module docstring); [] when none is ready."""
         lease = now + timedelta(seconds=lease_seconds)
-        with self.engine.begin() as conn:
+        # Not durable: a claim lost in a machine crash leaves its events pending, as if never claimed.
+        with transaction(self.engine, durable=False) as conn:
             first = conn.execute(self._candidate, {"now": now}).first()
             if first is None:
                 return []

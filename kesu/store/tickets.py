@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from functools import cache
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kesu.store.db import as_utc, is_sqlite
@@ -32,13 +34,59 @@ def _dialect_insert(conn: Connection, table: Any) -> Any:
     return (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(table)
 
 
+# Statements of the per-event path, built once (building a Core statement costs more than running
+# it on SQLite); values come as bound parameters.
+_LOAD_STATE = select(ticket_state.c.state, ticket_state.c.version).where(
+    ticket_state.c.ticket_key == bindparam("key"))
+_INSERT_STATE = insert(ticket_state)
+_UPDATE_STATE = (update(ticket_state)
+                 .where(ticket_state.c.ticket_key == bindparam("key"), ticket_state.c.version == bindparam("old"))
+                 .values(state=bindparam("state", type_=ticket_state.c.state.type), version=bindparam("new"),
+                         updated_at=bindparam("now", type_=ticket_state.c.updated_at.type)))
+_INSERT_OUTBOX = insert(outbox).returning(outbox.c.id)
+_PENDING_OUTBOX = (select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts,
+                          outbox.c.notifications)
+                   .where(outbox.c.ticket_key == bindparam("key"), outbox.c.status == "pending")
+                   .order_by(outbox.c.id))
+_MARK_OUTBOX = (update(outbox).where(outbox.c.id == bindparam("outbox_id"))
+                .values(status=bindparam("status"), calls=bindparam("calls"),
+                        applied_at=bindparam("applied_at", type_=outbox.c.applied_at.type),
+                        attempts=outbox.c.attempts + 1, last_error=bindparam("error")))
+_CANCEL_TIMER = (update(timers)
+                 .where(timers.c.ticket_key == bindparam("t_ticket"), timers.c.plugin == bindparam("t_plugin"),
+                        timers.c.key == bindparam("t_key"), timers.c.status == "scheduled")
+                 .values(status="cancelled"))
+_LOAD_COMPLAINT = select(complaints).where(complaints.c.ticket_key == bindparam("key"))
+_HAS_COMPLAINT = select(complaints.c.ticket_key).where(complaints.c.ticket_key == bindparam("key"))
+_INSERT_COMPLAINT = insert(complaints)
+
+
+@cache
+def _schedule_timer_stmt(dialect: str) -> Any:
+    stmt = (sqlite if dialect == "sqlite" else postgresql).insert(timers).values(
+        ticket_key=bindparam("t_ticket"), plugin=bindparam("t_plugin"), key=bindparam("t_key"),
+        rule_id=bindparam("t_rule"), due_at=bindparam("t_due", type_=timers.c.due_at.type),
+        payload=bindparam("t_payload", type_=timers.c.payload.type), status="scheduled",
+        created_at=bindparam("t_now", type_=timers.c.created_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["ticket_key", "plugin", "key"],
+        set_={"due_at": stmt.excluded.due_at, "payload": stmt.excluded.payload, "rule_id": stmt.excluded.rule_id,
+              "status": "scheduled", "fired_at": None},
+    )
+
+
+@cache
+def _update_complaint_stmt(columns: tuple[str, ...]) -> Any:
+    return (update(complaints).where(complaints.c.ticket_key == bindparam("key"))
+            .values({c: bindparam(f"v_{c}", type_=complaints.c[c].type) for c in columns}))
+
+
 # -- ticket state ------------------------------------------------------------------------------
 
 
 def load_state(conn: Connection, key: str) -> tuple[dict[str, Any], int]:
-    row = conn.execute(
-        select(ticket_state.c.state, ticket_state.c.version).where(ticket_state.c.ticket_key == key)
-    ).first()
+    row = conn.execute(_LOAD_STATE, {"key": key}).first()
     if row is None:
         return {}, 0
     return dict(row.state), row.version
@@ -47,13 +95,10 @@ def load_state(conn: Connection, key: str) -> tuple[dict[str, Any], int]:
 def save_state(conn: Connection, key: str, state: dict[str, Any], version: int, now: datetime) -> None:
     """Write the state; ``version`` is what ``load_state`` returned (0 = new)."""
     if version == 0:
-        conn.execute(insert(ticket_state), {"ticket_key": key, "state": state, "version": 1, "updated_at": now})
+        conn.execute(_INSERT_STATE, {"ticket_key": key, "state": state, "version": 1, "updated_at": now})
         return
-    result = conn.execute(
-        update(ticket_state)
-        .where(ticket_state.c.ticket_key == key, ticket_state.c.version == version)
-        .values(state=state, version=version + 1, updated_at=now)
-    )
+    result = conn.execute(_UPDATE_STATE, {"key": key, "old": version, "state": state, "new": version + 1,
+                                          "now": now})
     if result.rowcount != 1:
         raise StaleState(f"ticket state of {key} changed concurrently (version {version})")
 
@@ -83,7 +128,7 @@ def add_outbox(conn: Connection, *, key: str, event_id: int | None, marker: str,
     applies it before (``take_outbox``). ``notifications``: the Notify effects first decided with
     it, handed to the ``kesu_notify`` hook once the write is on the ticket."""
     return conn.execute(
-        insert(outbox).returning(outbox.c.id),
+        _INSERT_OUTBOX,
         {"ticket_key": key, "event_id": event_id, "marker": marker, "writes": writes,
          "status": "pending", "attempts": 0, "created_at": now, "applied_at": held_until,
          "notifications": notifications or None},
@@ -116,23 +161,15 @@ def renew_outbox(conn: Connection, outbox_id: int, until: datetime) -> bool:
 
 
 def pending_outbox(conn: Connection, key: str) -> list[OutboxRow]:
-    rows = conn.execute(
-        select(outbox.c.id, outbox.c.ticket_key, outbox.c.marker, outbox.c.writes, outbox.c.attempts,
-               outbox.c.notifications)
-        .where(outbox.c.ticket_key == key, outbox.c.status == "pending")
-        .order_by(outbox.c.id)
-    ).all()
+    rows = conn.execute(_PENDING_OUTBOX, {"key": key}).all()
     return [OutboxRow(r.id, r.ticket_key, r.marker, dict(r.writes), r.attempts, tuple(r.notifications or ()))
             for r in rows]
 
 
 def mark_outbox(conn: Connection, outbox_id: int, *, status: str, calls: int | None,
                 now: datetime, error: str | None = None) -> None:
-    conn.execute(
-        update(outbox).where(outbox.c.id == outbox_id)
-        .values(status=status, calls=calls, applied_at=now if status == "applied" else None,
-                attempts=outbox.c.attempts + 1, last_error=error)
-    )
+    conn.execute(_MARK_OUTBOX, {"outbox_id": outbox_id, "status": status, "calls": calls,
+                                "applied_at": now if status == "applied" else None, "error": error})
 
 
 # -- timers ------------------------------------------------------------------------------------
@@ -140,25 +177,21 @@ def mark_outbox(conn: Connection, outbox_id: int, *, status: str, calls: int | N
 
 def schedule_timer(conn: Connection, *, key: str, plugin: str, timer_key: str, rule_id: str,
                    due_at: datetime, payload: dict[str, Any], now: datetime) -> None:
-    stmt = _dialect_insert(conn, timers).values(
-        ticket_key=key, plugin=plugin, key=timer_key, rule_id=rule_id, due_at=due_at,
-        payload=payload, status="scheduled", created_at=now,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["ticket_key", "plugin", "key"],
-        set_={"due_at": due_at, "payload": payload, "rule_id": rule_id, "status": "scheduled",
-              "fired_at": None},
-    )
-    conn.execute(stmt)
+    schedule_timers(conn, [{"key": key, "plugin": plugin, "timer_key": timer_key, "rule_id": rule_id,
+                            "due_at": due_at, "payload": payload, "now": now}])
+
+
+def schedule_timers(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Schedule (or move) several timers with one statement; each row as ``schedule_timer``'s
+    arguments (``key``, ``plugin``, ``timer_key``, ``rule_id``, ``due_at``, ``payload``, ``now``)."""
+    if rows:
+        conn.execute(_schedule_timer_stmt(conn.dialect.name), [
+            {"t_ticket": r["key"], "t_plugin": r["plugin"], "t_key": r["timer_key"], "t_rule": r["rule_id"],
+             "t_due": r["due_at"], "t_payload": r["payload"], "t_now": r["now"]} for r in rows])
 
 
 def cancel_timer(conn: Connection, *, key: str, plugin: str, timer_key: str) -> None:
-    conn.execute(
-        update(timers)
-        .where(timers.c.ticket_key == key, timers.c.plugin == plugin, timers.c.key == timer_key,
-               timers.c.status == "scheduled")
-        .values(status="cancelled")
-    )
+    conn.execute(_CANCEL_TIMER, {"t_ticket": key, "t_plugin": plugin, "t_key": timer_key})
 
 
 def fire_due_timers(engine: Engine, now: datetime, limit: int = 500, *,
@@ -236,7 +269,7 @@ RECORD_COLUMNS = {c.name for c in complaints.c} - {"ticket_key", "updated_at"}
 
 def load_complaint(conn: Connection, key: str) -> dict[str, Any]:
     """The ticket's complaint record as policies see it: columns, with ``extra`` keys flattened."""
-    row = conn.execute(select(complaints).where(complaints.c.ticket_key == key)).mappings().first()
+    row = conn.execute(_LOAD_COMPLAINT, {"key": key}).mappings().first()
     if row is None:
         return {}
     record = {k: v for k, v in row.items() if k not in ("ticket_key", "updated_at", "extra") and v is not None}
@@ -257,11 +290,12 @@ def save_complaint(conn: Connection, key: str, record: dict[str, Any], now: date
     for k in ("received_at", "resolved_at"):
         if isinstance(values.get(k), str):
             values[k] = datetime.fromisoformat(values[k])
-    exists = conn.execute(select(complaints.c.ticket_key).where(complaints.c.ticket_key == key)).first()
+    exists = conn.execute(_HAS_COMPLAINT, {"key": key}).first()
     if exists is None:
-        conn.execute(insert(complaints), {"ticket_key": key, **values})
+        conn.execute(_INSERT_COMPLAINT, {"ticket_key": key, **values})
     else:
-        conn.execute(update(complaints).where(complaints.c.ticket_key == key).values(**values))
+        columns = tuple(sorted(values))
+        conn.execute(_update_complaint_stmt(columns), {"key": key, **{f"v_{c}": values[c] for c in columns}})
 
 
 def _jsonable(value: Any) -> Any:

@@ -258,7 +258,7 @@ class Runner:
                 if observe is not None:
                     observe(step, tickets[step.ticket], before)
                 if step.expect is not None:
-                    self.check(where, tickets[step.ticket], before, step.expect)
+                    self.check(where, tickets[step.ticket], before, tier_in_field(scenario.profile, step.expect))
         finally:
             self.cleanup(tickets.values())
         return tickets
@@ -335,7 +335,8 @@ class Runner:
 
     # -- checks ----------------------------------------------------------------------------------
 
-    def check(self, where: str, tid: int, notes_before: int, exp: Expect) -> None:
+    def check(self, where: str, tid: int, notes_before: int, exp: Expect | tuple[Expect, dict[str, str]]) -> None:
+        exp, fields = exp if isinstance(exp, tuple) else (exp, {})
         t = self.sandbox.ticket(tid)
         key = self.key(tid)
         problems: list[str] = []
@@ -356,6 +357,8 @@ class Runner:
                     problems.append(f"kesu's note must be internal: {n}")
         if exp.tags is not None:
             same("tags", set(t["tags"]), set(exp.tags))
+        for name, value in fields.items():
+            same(f"field {name}", t.get(name), value)
         if exp.priority is not None:
             same("priority", t["priority"], exp.priority)
         if exp.group is not None:
@@ -395,6 +398,38 @@ class Runner:
             same("followups", rows, list(exp.followups))
         if problems:
             raise AssertionError(f"{where}:\n  " + "\n  ".join(problems))
+
+
+def tier_in_field(profile: str, exp: Expect) -> tuple[Expect, dict[str, str]]:
+    """The scenarios name kesu's tier by its tag. The stacks provision the ticket fields (like
+    ``kesu zammad setup``), so kesu writes the tier into the tier field instead (issue 12): an
+    expected tier tag is that field's value, its note line ``加标签 <tag>`` is ``<field label> →
+    <tier label>``, and the stale tier tag kesu never wrote is not removed (no ``去标签`` line)."""
+    from policies import profiles
+
+    severity = profiles.section(profile, "severity")
+    tiers = {spec["tag"]: (tier, spec["label"]) for tier, spec in severity["tiers"].items() if spec.get("tag")}
+    if not tiers or not severity.get("category_field"):
+        return exp, {}
+    fields: dict[str, str] = {}
+    tags = exp.tags
+    if tags is not None:
+        named = [t for t in tags if t in tiers]
+        if len(named) == 1:
+            fields[severity["category_field"]] = tiers[named[0]][0]
+        tags = {t for t in tags if t not in tiers}
+    note = exp.note
+    if note is not None:
+        lines = []
+        for rule, frag in note:
+            words = frag.split("：", 1)
+            if words[0].startswith("去标签 ") and words[0][4:] in tiers:
+                continue
+            if words[0].startswith("加标签 ") and words[0][4:] in tiers:
+                frag = f"客诉等级 → {tiers[words[0][4:]][1]}" + ("：" + words[1] if len(words) > 1 else "")
+            lines.append((rule, frag))
+        note = lines
+    return Expect(**{**exp.__dict__, "tags": tags, "note": note}), fields
 
 
 def timer(plugin: str, key: str, due: datetime, rule: str | None = None) -> tuple[str, str, str, str]:

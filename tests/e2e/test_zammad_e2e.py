@@ -22,7 +22,7 @@ def test_customer_complaint_gets_priority_tag_and_note_citing_the_rule(stack):
     assert ticket["complaint_tier"] == "A" and "客诉-A类" not in ticket["tags"]
     assert note["internal"] is True and note["type"] == "note"
     assert "[R-TIER-1.9.1-A]" in note["body"] and "优先级 → 紧急" in note["body"]
-    assert "complaint_tier → A" in note["body"]
+    assert "客诉等级 → A类（重大） [R-TIER-1.9.1-A]" in note["body"]
     assert note["created_by_id"] == sandbox.bot_user_id
     stack.idle()
     # Two calls: one read, one PUT (priority, tier field and note together); no tag call.
