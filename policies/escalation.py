@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kesu import i18n
 from kesu.effects import (
     AddTags,
     CancelTimer,
@@ -84,6 +85,11 @@ NO = ("0", "false", "no", "n", "否", "不谅解", "未谅解", "不同意")
 YES = ("1", "true", "yes", "y", "是", "谅解", "已谅解", "同意")
 
 
+def _tier(key: str | None, lang: str) -> str:
+    """A tier as notes name it (重大投诉, not major)."""
+    return i18n.label("tier", key, lang) if key else ""
+
+
 def _answer(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -136,11 +142,11 @@ class Escalator:
             text = f"投诉升级：{reason}；等级未定，请确定等级"
             text_en = f"Escalated: {reason_en}; tier not set, classify the complaint"
         elif after == before:
-            text = f"投诉升级：{reason}；等级已是最高（{after}）"
-            text_en = f"Escalated: {reason_en}; already at the top tier ({after})"
+            text = f"投诉升级：{reason}；等级已是最高（{_tier(after, 'zh')}）"
+            text_en = f"Escalated: {reason_en}; already at the top tier ({_tier(after, 'en')})"
         else:
-            text = f"投诉升级：{reason}；等级 {before or '未定'} → {after}"
-            text_en = f"Escalated: {reason_en}; tier {before or 'unset'} → {after}"
+            text = f"投诉升级：{reason}；等级 {_tier(before, 'zh') if before else '未定'} → {_tier(after, 'zh')}"
+            text_en = f"Escalated: {reason_en}; tier {_tier(before, 'en') if before else 'unset'} → {_tier(after, 'en')}"
         self.effects.append(InternalNote(rule_id=rule, text=text, text_en=text_en, source=SOURCE))
 
     # -- reasons ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from kesu.effects import Effect, InternalNote, RecordComplaint
 from kesu.facts import FLAG_NAMES, Facts
-from kesu import ticket_fields
+from kesu import i18n, ticket_fields
 from kesu.models import EventKind, Ticket, TicketEvent
 from kesu.ticket_fields import TicketField
 from plugins import hookimpl
@@ -847,7 +847,7 @@ def kesu_evaluate(event: TicketEvent, ticket: Ticket, facts: Facts, record: Mapp
         new = {k: v for k, v in corrections.items() if (record.get("fact_corrections") or {}).get(k) != v}
         for fact, c in sorted(new.items()):
             effects.append(InternalNote(rule_id="R-REC-4.15", text=_correction_zh(fact, c, facts, config),
-                                        text_en=f"the agent's {fact} ({c['agent']}) overrides the text ({c['text']})",
+                                        text_en=_correction_en(fact, c, config),
                                         source=SOURCE))
     if values:
         effects.insert(0, RecordComplaint(rule_id="R-REC-4.15", values=values,
@@ -865,11 +865,43 @@ def _correction_zh(fact: str, c: Mapping[str, Any], facts: Facts, config: FactsC
             return config.categories[value].label
         if fact.startswith("flag:"):
             return "是"
+        if fact == "channel":
+            return i18n.label("channel", value)
         return f"{value:,.2f} 元" if fact == "loss_amount" else str(value)
 
     name = _FACT_ZH.get(fact) or (facts.label(fact) if fact.startswith("flag:") else fact)
     words = f"（原话{c['words']}）" if c.get("words") else ""
     return f"以坐席填写为准：{name} = {shown(c['agent'])}；系统从客户原话读取为 {shown(c['text'])}{words}，已记为更正样本"
+
+
+_FACT_EN = {"cause": "cause", "category": "category", "channel": "channel", "loss_amount": "loss", "people": "people"}
+
+
+def _correction_en(fact: str, c: Mapping[str, Any], config: FactsConfig) -> str:
+    """The English line of a correction: values by their English labels, never kesu's keys."""
+    def shown(value: Any) -> str:
+        if value is None or value is False:
+            return "nothing"
+        if fact == "cause" and value in config.causes:
+            rule = config.causes[value]
+            return rule.label_en or rule.label
+        if fact == "category" and value in config.categories:
+            rule = config.categories[value]
+            return rule.label_en or rule.label
+        if fact.startswith("flag:"):
+            return "yes"
+        if fact == "channel":
+            return i18n.label("channel", value, "en")
+        return f"{value:,.2f} yuan" if fact == "loss_amount" else str(value)
+
+    if fact.startswith("flag:"):
+        rule = config.flags.get(fact[5:])
+        name = f"flag {(rule.label_en or rule.label) if rule else fact[5:]}"
+    else:
+        name = _FACT_EN.get(fact, fact)
+    words = f" (words: {c['words']})" if c.get("words") else ""
+    return (f"The agent's value wins: {name} = {shown(c['agent'])}; kesu read {shown(c['text'])} from the "
+            f"customer's words{words}; kept as a correction example")
 
 
 # What each configured field holds: (type, Chinese label, English label).

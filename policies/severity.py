@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kesu import i18n
 from kesu.effects import (
     AddTags,
     AssignGroup,
@@ -81,6 +82,9 @@ FLAG_NAMES_ZH = {"government": "政府部门回馈", "regulator": "向监管部�
                  "large_scale": "大面积纠纷", "leader": "反映领导干部", "unverifiable": "对象或内容不明确、无法查实",
                  "contradicts_facts": "与事实严重不符", "beyond_commitment": "超出服务承诺",
                  "unlawful_demand": "不符合法律法规", "many_people": "多人", "time_critical": "时效紧急"}
+_FACT_NAMES_EN = {"tier": "facts that decide the tier", "names_target": "what the complaint is about (unit/product)",
+                  "has_contact": "the customer's contact", "cause": "the facts (cause)", "category": "category",
+                  "batch": "batch number", "loss_amount": "loss amount"}
 _FACT_NAMES_ZH = {"tier": "可定级的具体事实", "names_target": "投诉对象（部门/产品）", "has_contact": "客户联系方式", "cause": "具体事实（原因）",
                   "category": "投诉类别", "batch": "批号", "loss_amount": "损失金额"}
 
@@ -430,10 +434,10 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
         return [
             RecordComplaint(rule_id=INVALID_RULE, values={"invalid_proposed": True}, source=SOURCE),
             AddTags(rule_id=INVALID_RULE, tags=(v.proposed_tag,), reason=f"疑似无效投诉（{why}）",
-                    reason_en=f"possibly invalid ({', '.join(invalid)})", source=SOURCE),
+                    reason_en=f"possibly invalid ({_en(invalid)})", source=SOURCE),
             InternalNote(rule_id=INVALID_RULE,
                          text=f"疑似无效投诉（{why}），仅提议，须人工确认：{v.how_to_confirm}",
-                         text_en=f"Possibly invalid ({', '.join(invalid)}); a person decides: {v.how_to_confirm}",
+                         text_en=f"Possibly invalid ({_en(invalid)}); a person decides: {v.how_to_confirm}",
                          source=SOURCE),
         ]
     if proposed:
@@ -448,13 +452,19 @@ def _validity(state: Mapping[str, Any], config: SeverityConfig, facts: Facts, re
     what = "、".join(_FACT_NAMES_ZH[m] for m in missing)
     return [
         InternalNote(rule_id=VALID_RULE, text=f"有效性待定：缺少{what}，请补充",
-                     text_en=f"Validity undecided: missing {', '.join(missing)}", source=SOURCE),
+                     text_en=f"Validity undecided: missing {', '.join(_FACT_NAMES_EN.get(m, m) for m in missing)}",
+                     source=SOURCE),
         SetState(rule_id=VALID_RULE, values={"validity_asked": True}, source=SOURCE),
     ]
 
 
 def _zh(flag: str) -> str:
-    return FLAG_NAMES_ZH.get(flag, flag)
+    return FLAG_NAMES_ZH.get(flag) or i18n.label("flag", flag)
+
+
+def _en(flags: Iterable[str]) -> str:
+    """Flags in English notes, by their English labels (never kesu's keys)."""
+    return ", ".join(i18n.label("flag", f, "en") for f in flags)
 
 
 def _untag(tag: str, rule: str) -> list[Effect]:

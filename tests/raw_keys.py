@@ -4,7 +4,10 @@ ledger kind/status (``mould``, ``channel_missing_packs``, ``serious_injury``) wh
 Rule IDs (``R-SLA-6.18-major``) are cited on purpose and are removed first. Single-letter tier keys
 (``A``) are part of their own labels (``A类（重大）``) and are not looked for. In English text a
 one-word key is also an English word (``media``, ``general``, ``open``), so English text is
-checked for the compound keys (``insect_unopened``); Chinese text for every key, case-sensitive.
+checked for the compound keys (``insect_unopened``). Chinese text is checked for every key,
+case-sensitive; a one-word key inside an English phrase there (the bilingual headings of reports:
+"By channel", "Valid vs invalid") is English, not a key. ``none`` (the follow-up state) is the
+English half of "（无 / none）" and is not looked for on its own.
 """
 
 from __future__ import annotations
@@ -28,10 +31,35 @@ def _patterns(lang: str) -> list[tuple[str, re.Pattern[str]]]:
     return out
 
 
+SKIP = {"none"}
+WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _in_english_phrase(text: str, start: int, end: int) -> bool:
+    """Whether the ASCII run around ``text[start:end]`` (up to non-ASCII or a line end) holds
+    another English word."""
+    left = start
+    while left > 0 and ord(text[left - 1]) < 128 and text[left - 1] not in "\n|":
+        left -= 1
+    right = end
+    while right < len(text) and ord(text[right]) < 128 and text[right] not in "\n|":
+        right += 1
+    return len(WORD.findall(text[left:start] + " " + text[end:right])) > 0
+
+
 def raw_keys_in(text: str, lang: str = "zh") -> set[str]:
     """The internal keys ``text`` shows as such (``{"causes:mould"}``); ``set()`` when none."""
     text = RULE_ID.sub(" ", text)
-    return {name for name, pattern in _patterns("en" if lang == "en" else "zh") if pattern.search(text)}
+    found = set()
+    for name, pattern in _patterns("en" if lang == "en" else "zh"):
+        key = name.split(":", 1)[1]
+        if key in SKIP:
+            continue
+        for m in pattern.finditer(text):
+            if "_" in key or not _in_english_phrase(text, m.start(), m.end()):
+                found.add(name)
+                break
+    return found
 
 
 def where(text: str, found: set[str], width: int = 40) -> list[str]:
@@ -40,7 +68,8 @@ def where(text: str, found: set[str], width: int = 40) -> list[str]:
     out = []
     for name in sorted(found):
         key = name.split(":", 1)[1]
-        m = re.search(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", text)
-        if m:
-            out.append(f"{name}: …{text[max(0, m.start() - width):m.end() + width]}…")
+        for m in re.finditer(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", text):
+            if "_" in key or not _in_english_phrase(text, m.start(), m.end()):
+                out.append(f"{name}: …{text[max(0, m.start() - width):m.end() + width]}…")
+                break
     return out

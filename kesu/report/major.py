@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 
+from kesu import i18n
 from kesu.models import Priority
 from kesu.report import labels
 from kesu.report.labels import Catalogue
@@ -179,8 +180,8 @@ def summarize(kind: str, detail: Mapping[str, Any], tz: str, catalogue: Catalogu
     zh = cat.lang == "zh"
     sep, semi = ("，", "；") if zh else (", ", "; ")
 
-    def line(key: str, **values: Any) -> str:
-        return cat.word("timeline", key).format(**values)
+    def line(entry: str, **values: Any) -> str:
+        return cat.word("timeline", entry).format(**values)
 
     def tags(value: Any) -> str:
         return ", ".join(str(t) for t in value or [])
@@ -205,6 +206,7 @@ def summarize(kind: str, detail: Mapping[str, Any], tz: str, catalogue: Catalogu
             "notify": lambda: line("notify", value=", ".join(detail.get("recipients") or []), message=detail.get("message")),
             "ledger_entry": lambda: f"{cat.kind(str(detail.get('kind')))} {detail.get('subject')} {_amount(detail, cat)}",
             "record_complaint": lambda: line("record_complaint", values=sep.join(
+                _extra({k: v}, cat) if k in EXAMPLE_KEYS else
                 f"{cat.word('major_record', k)}={_shown(values, [], cat).get(k) or _value(k, v, cat)}"
                 for k, v in sorted(values.items()) if k not in ("deadlines",))),
             "set_state": lambda: "",
@@ -265,11 +267,62 @@ def _value(key: str, v: Any, cat: Catalogue) -> str:
         return cat.yes_no(v == 1)
     if key == "units" and isinstance(v, list):
         return cat.units(v)
+    if key == "tier_order" and isinstance(v, list):
+        return " < ".join(cat.tier(str(t)) for t in v)
+    if key == "extra" and isinstance(v, Mapping):
+        return _extra(v, cat)
     if isinstance(v, list):
         return cat.join(str(x) for x in v)
     if isinstance(v, dict):
         return ("；" if cat.lang == "zh" else "; ").join(f"{k}={x}" for k, x in sorted(v.items()))
     return str(v)
+
+
+#: what the facts plugin keeps of an agent's corrections (a labelled example, R-REC-4.15)
+EXAMPLE_KEYS = ("fact_corrections", "fact_labels")
+
+
+def _fact_value(fact: str, value: Any, cat: Catalogue) -> str:
+    """A fact's value in a record's extras or corrections, by its label (mould -> 发霉…)."""
+    if value is None or value is False and not fact.startswith("flag:"):
+        return cat.word("major_record", "not_read")
+    if fact.startswith("flag:"):
+        return cat.yes_no(bool(value))
+    if fact == "flags" and isinstance(value, list):
+        return cat.join(cat.flag(str(f)) for f in value) or cat.unset()
+    return cat.fact_value(fact, value)
+
+
+def _fact_name(fact: str, cat: Catalogue) -> str:
+    if fact.startswith("flag:"):
+        return cat.flag(fact[5:])
+    for context in ("fact", "major_record"):
+        if i18n.has(context, fact):
+            return cat.word(context, fact)
+    return fact
+
+
+def _extra(extra: Mapping[str, Any], cat: Catalogue) -> str:
+    """A record's other facts: batch, loss, people ... by their names; the agent's corrections and
+    the facts kept as a labelled example by their labels, never by kesu's keys."""
+    semi = "；" if cat.lang == "zh" else "; "
+    parts = []
+    for k, v in sorted(extra.items()):
+        if v in (None, "", [], {}):
+            continue
+        if k == "fact_corrections" and isinstance(v, Mapping):
+            parts += [cat.word("major_record", "corrected").format(
+                fact=_fact_name(str(fact), cat), agent=_fact_value(str(fact), c.get("agent"), cat),
+                text=_fact_value(str(fact), c.get("text"), cat)) for fact, c in sorted(v.items()) if isinstance(c, Mapping)]
+        elif k == "fact_labels" and isinstance(v, Mapping):
+            shown = [f"{_fact_name(str(f), cat)}={_fact_value(str(f), x, cat)}" for f, x in sorted(v.items())
+                     if x not in (None, "", [], False)]
+            if shown:
+                parts.append(f"{cat.word('major_record', 'fact_labels')}：" + cat.join(shown) if cat.lang == "zh"
+                             else f"{cat.word('major_record', 'fact_labels')}: " + cat.join(shown))
+        else:
+            parts.append(f"{_fact_name(k, cat)}={_value(k, v, cat) if not isinstance(v, Mapping) else v}")
+    return semi.join(parts) or cat.unset()
 
 
 def document(r: MajorReport) -> Document:

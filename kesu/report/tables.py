@@ -17,16 +17,11 @@ MONTH_AXIS = ("月份", "Month")
 
 
 def _counts(key: str, title: str, title_en: str, head: str, head_en: str, counts: list[Count],
-            chart_title: tuple[str, str], *, with_code: bool = False, chart: str = "bar", note: str = "") -> Table:
-    columns: tuple[Column, ...]
-    if with_code:
-        columns = (Column(head, 16), Column("代码", 10), Column("数量", 8), Column("占比", 8))
-        rows = tuple(cells(c.label, c.key, c.count, c.share, kinds="ttip") for c in counts)
-        value = 3 if chart == "pie" else 2
-    else:
-        columns = (Column(head, 24), Column("数量", 8), Column("占比", 8))
-        rows = tuple(cells(c.label, c.count, c.share, kinds="tip") for c in counts)
-        value = 2 if chart == "pie" else 1
+            chart_title: tuple[str, str], *, chart: str = "bar", note: str = "") -> Table:
+    """Counts by label; the stored keys stay in the JSON format only (people read labels)."""
+    columns = (Column(head, 24), Column("数量", 8), Column("占比", 8))
+    rows = tuple(cells(c.label, c.count, c.share, kinds="tip") for c in counts)
+    value = 2 if chart == "pie" else 1
     if chart == "pie":
         ch = Chart("pie", 0, (value,), *chart_title, percent=True)
     else:
@@ -162,14 +157,14 @@ def document(r: PeriodReport) -> Document:
         tables=(
             summary,
             _counts("by_tier", "按等级", "By tier", "等级", "Tier", r.by_tier,
-                    ("各等级投诉数量", "Complaints by tier"), with_code=True),
+                    ("各等级投诉数量", "Complaints by tier")),
             _counts("by_cause", "按原因", "By cause", "原因", "Cause", r.by_cause,
                     ("各原因投诉数量", "Complaints by cause")),
             _counts("by_unit", "按责任部门", "By responsible unit", "责任部门", "Unit", r.by_unit,
                     ("各责任部门投诉数量", "Complaints per responsible unit"),
                     note="一件投诉涉及多个责任部门时，每个部门各计一次。"),
             _counts("by_channel", "按渠道", "By channel", "渠道", "Channel", r.by_channel,
-                    ("各渠道投诉数量", "Complaints by channel"), with_code=True),
+                    ("各渠道投诉数量", "Complaints by channel")),
             validity, deadlines, follow, escalations, ledger,
             _counts("main_causes", "主要原因分析", "Main causes (shares by category)", "类别", "Category",
                     r.main_causes, ("主要原因占比", "Main causes (share)"), chart="pie",
