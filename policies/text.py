@@ -105,13 +105,17 @@ class Scopes:
     """Negated and hypothetical character ranges of one normalised text."""
 
     __slots__ = ("text", "_neg", "_hyp", "_fig", "_ani", "_oth", "_neg_starts", "_hyp_starts", "_fig_starts",
-                 "_ani_starts", "_oth_starts", "_fwd_starts")
+                 "_ani_starts", "_oth_starts", "_fwd_starts", "_post")
 
     def __init__(self, text: str, cues: ScopeCues) -> None:
         self.text = text
         found = _Cues(text, cues)
         forward: list[int] = []
-        self._neg = _merge(_negated_ranges(text, cues, found, forward))
+        ranges = _negated_ranges(text, cues, found, forward)
+        # forward scopes (after their cue) and post-negation scopes (before their cue, which
+        # they end at): a word running into a post cue ("连句对不起都没有") is not negated by it
+        self._neg = _merge(ranges[:len(forward)])
+        self._post = sorted(ranges[len(forward):])
         self._fwd_starts = sorted(forward)
         self._hyp = _merge(_hypothetical_ranges(text, cues, found))
         self._fig = _merge(_figurative_ranges(text, cues, found))
@@ -131,8 +135,10 @@ class Scopes:
     def negated(self, start: int, end: int) -> bool:
         """A word at ``start:end`` is negated when its first character is in a negation's scope
         (after a cue, or before a post-negation closing its clause). A cue inside the word itself
-        ("没电", "没做好") negates nothing of it."""
-        return self._inside(self._neg, self._neg_starts, start)
+        ("没电", "没做好", "连句对不起都没有") negates nothing of it."""
+        if self._inside(self._neg, self._neg_starts, start):
+            return True
+        return any(a <= start < b and end <= b for a, b in self._post) if self._post else False
 
     def negation_within(self, start: int, end: int) -> bool:
         """A negation's scope begins inside ``start:end`` -- a pattern that starts inside its own

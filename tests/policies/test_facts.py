@@ -375,6 +375,17 @@ def test_secondary_cause_expressions_give_way_to_the_matter(body, cause):
     assert f.cause == cause and f.flag("attitude")
 
 
+def test_a_word_holding_a_post_negation_cue_is_not_negated_by_it():
+    """"连句对不起都没有" holds the post-negation "都没有"; "受伤倒是没有" is still negated."""
+    from policies.lexicon import DEFAULT_CLAUSE_NEGATIONS, DEFAULT_HYPOTHETICALS, DEFAULT_PSEUDO_NEGATIONS
+    from policies.text import ScopeCues
+
+    cues = ScopeCues(("没有", "没"), 2, DEFAULT_PSEUDO_NEGATIONS, ("都没有", "倒是没有"), 3, DEFAULT_HYPOTHETICALS,
+                     DEFAULT_CLAUSE_NEGATIONS)
+    assert _hit("他把材料往桌上一摔，连句对不起都没有。", "连句对不起都没", cues) is not None
+    assert _hit("孩子吃了，受伤倒是没有。", "受伤", cues) is None
+
+
 def test_threats_count_when_conditional_harm_does_not(food):
     f = facts_of(food, ticket("投诉", "豆腐发霉了。要是孩子吃了住院怎么办？再不处理我就发抖音。"))
     assert f.flag("media") and not f.flag("injury") and not f.flag("serious_injury")
