@@ -15,7 +15,8 @@ store: a new SQLite file, or a new PostgreSQL database. Per run:
 2. one "ticket created" webhook event per complaint is queued in one commit, as kesu's intake
    stores a webhook (a burst, or a backfill after installation);
 3. events/s = N / (last event done - queued), from the inbox's own timestamps; kesu's CPU per
-   event (all its processes, from /proc), the sandbox's calls per event, the RSS of every kesu
+   event (all its processes, from /proc), the PostgreSQL server processes' CPU for the run's
+   database (from pg_stat_activity and /proc), the sandbox's calls per event, the RSS of every kesu
    process sampled from /proc during the run (the highest is reported), the machine's busy CPUs
    from other work (/proc/stat minus ours) and the load average;
 4. every ticket is checked for exactly one kesu note; no event may be dead.
@@ -221,6 +222,26 @@ class Sampler:
         return sum(self.cpu.values())
 
 
+def db_backends_cpu(store_url: str) -> dict[int, float]:
+    """CPU seconds so far of the PostgreSQL server processes serving this database (the server
+    runs on this machine: its work for kesu is not "other work"); {} for SQLite (in-process)."""
+    if store_url.startswith("sqlite"):
+        return {}
+    from sqlalchemy import create_engine, text
+
+    from kesu.store.db import normalize_url
+
+    db = store_url.rsplit("/", 1)[1]
+    engine = create_engine(normalize_url(store_url.rsplit("/", 1)[0] + "/postgres"))
+    try:
+        with engine.connect() as conn:
+            pids = [r[0] for r in conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :db"),
+                                               {"db": db})]
+    finally:
+        engine.dispose()
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
 def write_config(path: Path, *, api_url: str, bot_token: str, bot_login: str, store_url: str,
                  threads: int) -> None:
     path.write_text(f"""
@@ -305,6 +326,7 @@ def run_one(ctl: Control, info: dict[str, Any], stores: Stores, workdir: Path, *
         cpu0 = sampler.total_cpu()
         sandbox_cpu0 = cpu_seconds(info["sandbox_pid"])
         load0 = os.getloadavg()[0]
+        db0 = db_backends_cpu(store_url)
         window = CpuWindow()
         queued = queue_created(store_url, created, {})
         wait_until(lambda: sum(inbox_state(store_url)["counts"].get(s, 0) for s in ("done", "dead"))
@@ -313,7 +335,9 @@ def run_one(ctl: Control, info: dict[str, Any], stores: Stores, workdir: Path, *
         sampler.stop()
         kesu_cpu = sampler.total_cpu() - cpu0
         sandbox_cpu = cpu_seconds(info["sandbox_pid"]) - sandbox_cpu0
-        cpu = window.close(kesu_cpu + sandbox_cpu)
+        db1 = db_backends_cpu(store_url)
+        db_cpu = sum(max(0.0, cpu - db0.get(pid, 0.0)) for pid, cpu in db1.items())
+        cpu = window.close(kesu_cpu + sandbox_cpu + db_cpu)
         load1 = os.getloadavg()[0]
         calls = ctl.get("/calls")["total"]
     finally:
@@ -329,6 +353,7 @@ def run_one(ctl: Control, info: dict[str, Any], stores: Stores, workdir: Path, *
         "tickets_without_note": sum(1 for n in notes if n == 0), "tickets_with_more": sum(1 for n in notes if n > 1),
         "calls_per_event": calls / events, "kesu_cpu_ms_per_event": 1000 * kesu_cpu / events,
         "sandbox_cpu_ms_per_event": 1000 * sandbox_cpu / events,
+        "db_server_cpu_ms_per_event": 1000 * db_cpu / events if not store_url.startswith("sqlite") else None,
         "max_rss_mb": rss[0] / 1024 if rss else 0.0, "kesu_processes": len(sampler.max_rss),
         "rss_mb_all": [round(r / 1024, 1) for r in rss],
         "other_cpus": cpu["foreign_cpus"], "load_before": load0, "load_after": load1,
@@ -407,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([store, r["workers"], f"{r['processes']}×{r['threads']}", r["events"],
                          f"{r['events_per_s']:.1f}", f"{r['speedup']:.1f}×" if r["speedup"] else "",
                          f"{r['calls_per_event']:.2f}", f"{r['kesu_cpu_ms_per_event']:.1f}",
-                         f"{r['sandbox_cpu_ms_per_event']:.1f}", f"{r['max_rss_mb']:.0f}",
+                         f"{r['sandbox_cpu_ms_per_event']:.1f}",
+                         "in kesu" if r["db_server_cpu_ms_per_event"] is None else f"{r['db_server_cpu_ms_per_event']:.1f}",
+                         f"{r['max_rss_mb']:.0f}",
                          f"{r['done']}/{r['events']}", r["tickets_with_more"],
                          f"{r['other_cpus']:.2f}", f"{r['load_before']:.2f}→{r['load_after']:.2f}"])
         for size, target in ((4, 3.0), (16, 10.0)):
@@ -420,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average now {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print()
     print(table(["store", "workers", "proc×thr", "events", "events/s", "vs 1", "calls/event",
-                 "kesu CPU ms/event", "sandbox CPU ms/event", "max RSS MB/proc", "done", "tickets >1 note",
+                 "kesu CPU ms/event", "sandbox CPU ms/event", "PostgreSQL CPU ms/event", "max RSS MB/proc", "done", "tickets >1 note",
                  "other CPUs", "load 1 min"], rows))
     print()
     rss_ok = all(r["max_rss_mb"] <= 150 for r in results)

@@ -258,6 +258,13 @@ def serve(
                 failed.append(exc)
                 server.should_exit = True
 
+        # uvicorn re-raises the SIGTERM/SIGINT it stopped on once it is done: caught here, so
+        # that the worker processes are stopped first, and raised again after that.
+        import signal
+
+        stopped_by: list[int] = []
+        previous = {sig: signal.signal(sig, lambda sig, _frame: stopped_by.append(sig))
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
         supervisor.start()
         threading.Thread(target=supervise, name="kesu-supervisor", daemon=True).start()
         console.print(f"{worker_processes} worker process(es) × {settings.worker.threads} thread(s)")
@@ -274,6 +281,11 @@ def serve(
             scratch.cleanup()
     if failed:
         raise failed[0]
+    if supervisor is not None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in stopped_by[:1]:
+            signal.raise_signal(sig)
 
 
 def _print_demo(tickets: list[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from kesu.store.db import make_engine, migrate
 from kesu.store.inbox import Inbox, NewEvent
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import free_port, wait_until
 
 PROBE = '''
 """Test plugin: writes the event's sequence number and this process's id into the note."""
@@ -40,8 +40,8 @@ from plugins import hookimpl
 def kesu_evaluate(event):
     payload = event.timer_payload if event.kind.value == "timer_fired" else event.hint
     seq = payload.get("seq")
-    if seq is None:
-        return []
+    if seq is None:  # a webhook from the helpdesk
+        return [InternalNote(rule_id="R-ORDER-1", text=f"顺序探针 webhook pid={os.getpid()}")]
     return [InternalNote(rule_id="R-ORDER-1", text=f"顺序探针 seq={seq} pid={os.getpid()}")]
 '''
 
@@ -64,9 +64,12 @@ def probe_path(tmp_path: Path) -> Path:
 
 
 def write_config(path: Path, sandbox, db_url: str, *, threads: int = 1, shutdown: float = 10.0,
-                 lease: float = 30.0) -> Path:
+                 lease: float = 30.0, port: int = 8080) -> Path:
     path.write_text(
         f"""
+[server]
+port = {port}
+
 [helpdesk]
 kind = "zammad"
 url = "{sandbox.url}"
@@ -99,13 +102,15 @@ disabled = {json.dumps(BUILTIN_POLICIES)}
 class Workers:
     """``kesu worker --processes N`` as a child of the test, its log in a file."""
 
-    def __init__(self, config: Path, probe: Path, log: Path, processes: int) -> None:
+    def __init__(self, config: Path, probe: Path, log: Path, processes: int, *, serve: bool = False) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(probe), os.environ.get("PYTHONPATH", "")])}
         self.log = log
         self.offset = log.stat().st_size if log.exists() else 0
+        command = (["serve", "--worker-processes", str(processes)] if serve
+                   else ["worker", "--processes", str(processes)])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kesu.cli", "worker", "--config", str(config), "--processes",
-             str(processes), "--skip-checks", "--log-level", "INFO"],
+            [sys.executable, "-m", "kesu.cli", *command, "--config", str(config), "--skip-checks",
+             "--log-level", "INFO"],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
         )
 
@@ -271,3 +276,34 @@ def test_a_killed_worker_process_is_reported_and_started_again(sandbox, db_url, 
     finally:
         workers.kill()
         inbox.engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_serve_with_worker_processes_takes_webhooks_and_processes_them_elsewhere(sandbox, db_url, tmp_path,
+                                                                              probe_path):
+    """``kesu serve --worker-processes 2``: the intake stores the helpdesk's webhooks, the worker
+    processes (not the serving process) decide and write; SIGTERM stops them all."""
+    port = free_port()
+    config = write_config(tmp_path / "kesu.toml", sandbox, db_url, port=port)
+    sandbox.wire_webhook(f"http://127.0.0.1:{port}/webhooks/zammad", signature_token="s")
+    serve = Workers(config, probe_path, tmp_path / "serve.log", 2, serve=True)
+    inbox = store(db_url)
+    try:
+        children = serve.wait_started(2)
+        tids = [sandbox.create_ticket(f"网页 {i}", "经由 webhook。")["id"] for i in range(3)]
+        for tid in tids:
+            wait_until(lambda: re.findall(r"webhook pid=(\d+)", json.dumps(
+                [w["values"] for w in sandbox.write_log if w["ticket_id"] == tid], ensure_ascii=False)), 60, 0.1)
+        wait_until(lambda: inbox.pending_count() == 0, 30, 0.05)
+        writers = {int(p) for w in sandbox.write_log
+                   for p in re.findall(r"webhook pid=(\d+)", json.dumps(w["values"], ensure_ascii=False))}
+        assert writers and writers <= set(children.values()) and serve.proc.pid not in writers
+        # uvicorn ends on the signal it stopped on (as kesu serve without worker processes does),
+        # after the worker processes were stopped.
+        assert serve.stop() == -signal.SIGTERM
+        assert all(gone(pid) for pid in children.values())
+        assert any("worker process 1 stopped" in rec["msg"] for rec in serve.lines())
+    finally:
+        serve.kill()
+        inbox.engine.dispose()
+        print(serve.log.read_text(errors="replace")[-4000:])
