@@ -252,8 +252,9 @@ class ComplaintViews:
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
             tiers = [t for t in conn.execute(select(complaints.c.tier).distinct()).scalars() if t]
+            # No DISTINCT: PostgreSQL's json type has no equality (the set below dedupes).
             all_units = conn.execute(select(complaints.c.units).where(complaints.c.units.is_not(None))
-                                     .distinct()).scalars().all()
+                                     ).scalars().all()
         # Judge every row (state, overdue, next deadline) for the filters and the order; labels
         # and the rest only for the rows of the page asked for.
         judged = [(r, _judge(r, now)) for r in rows]

@@ -64,3 +64,22 @@ def test_a_long_running_process_renders_xlsx_in_a_child_process(tmp_path, where)
     path, imported = out.stdout.split()
     assert imported == ("False" if where == "child" else "True")
     assert load_workbook(path).sheetnames  # a real workbook either way
+
+
+def test_the_complaints_list_with_units_answers_on_both_stores(admin_client):
+    """Before: ``SELECT DISTINCT complaints.units`` -- PostgreSQL has no equality for ``json``, so
+    ``GET /admin/api/complaints`` answered 500 there as soon as one complaint had units."""
+    from sqlalchemy import insert
+
+    from kesu.store.db import utcnow
+    from kesu.store.tables import complaints
+    from tests.test_admin_api import RO
+
+    with admin_client.services.engine.begin() as conn:
+        for n, units in enumerate([["质量部"], ["质量部", "客服部"], ["质量部"]]):
+            conn.execute(insert(complaints).values(ticket_key=f"zammad:{n + 1}", number=str(1000 + n), title="豆腐发霉",
+                                                   tier="B", units=units, received_at=utcnow(), updated_at=utcnow()))
+    r = admin_client.get("/admin/api/complaints", headers=RO)
+    assert r.status_code == 200, r.text
+    r = admin_client.get("/admin/api/complaints", params={"unit": "客服部"}, headers=RO)
+    assert r.status_code == 200, r.text
