@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from kesu.i18n import Ref, Said
 from kesu.store.db import utcnow
 from kesu.store.tables import ledger
 
 
-class LedgerError(ValueError):
+class LedgerError(Said, ValueError):
     """A decision the ledger refuses; the message says why."""
 
 
@@ -64,7 +65,7 @@ class Ledger:
         with self.engine.connect() as conn:
             row = conn.execute(select(ledger).where(ledger.c.id == entry_id)).first()
         if row is None:
-            raise LedgerError(f"no ledger entry {entry_id}")
+            raise LedgerError.said("no_entry", id=entry_id)
         return _entry(row)
 
     def open_proposals(self) -> list[Entry]:
@@ -82,24 +83,24 @@ class Ledger:
     def confirm(self, proposal_id: int, amount: float | None, decided_by: str, note: str = "") -> Entry:
         """Confirm a proposal; a range needs an ``amount`` inside it."""
         if not decided_by.strip():
-            raise LedgerError("a confirmation must name the person who decided")
+            raise LedgerError.said("confirm_who")
         with self.engine.begin() as conn:
             p = self._proposal(conn, proposal_id)
             if p.amount_min is not None or p.amount_max is not None:
                 if amount is None:
-                    raise LedgerError(f"proposal {proposal_id} ({p.rule_id}) needs an amount between "
-                                      f"{p.amount_min:g} and {p.amount_max:g} yuan")
+                    raise LedgerError.said("needs_amount", id=proposal_id, rule=p.rule_id,
+                                           low=f"{p.amount_min:g}", high=f"{p.amount_max:g}")
                 if not (p.amount_min or 0) <= amount <= (p.amount_max if p.amount_max is not None else amount):
-                    raise LedgerError(f"amount {amount:g} is outside {p.amount_min:g}–{p.amount_max:g} yuan "
-                                      f"allowed by {p.rule_id}; nothing was recorded")
+                    raise LedgerError.said("amount_outside", amount=f"{amount:g}", low=f"{p.amount_min:g}",
+                                           high=f"{p.amount_max:g}", rule=p.rule_id)
             elif amount is not None and p.amount is not None and amount != p.amount:
-                raise LedgerError(f"{p.rule_id} fixes the amount at {p.amount:g}; confirm without --amount")
+                raise LedgerError.said("amount_fixed", rule=p.rule_id, amount=f"{p.amount:g}")
             return self._append(conn, p, status="confirmed", amount=amount if amount is not None else p.amount,
                                 decided_by=decided_by, note=note)
 
     def reject(self, proposal_id: int, decided_by: str, note: str = "") -> Entry:
         if not decided_by.strip():
-            raise LedgerError("a rejection must name the person who decided")
+            raise LedgerError.said("reject_who")
         with self.engine.begin() as conn:
             p = self._proposal(conn, proposal_id)
             return self._append(conn, p, status="rejected", amount=None, decided_by=decided_by, note=note)
@@ -109,26 +110,26 @@ class Ledger:
         with self.engine.begin() as conn:
             row = conn.execute(select(ledger).where(ledger.c.id == entry_id)).first()
             if row is None:
-                raise LedgerError(f"no ledger entry {entry_id}")
+                raise LedgerError.said("no_entry", id=entry_id)
             e = _entry(row)
             if e.status != "confirmed":
-                raise LedgerError(f"entry {entry_id} is {e.status}; only confirmed entries can be reversed")
+                raise LedgerError.said("not_confirmed", id=entry_id, status=Ref("ledger_status", e.status))
             if conn.execute(select(ledger.c.id).where(ledger.c.refers_to == entry_id,
                                                       ledger.c.status == "reversal")).first():
-                raise LedgerError(f"entry {entry_id} was already reversed")
+                raise LedgerError.said("already_reversed", id=entry_id)
             return self._append(conn, e, status="reversal", amount=-(e.amount or 0), decided_by=decided_by, note=note)
 
     def _proposal(self, conn: Any, proposal_id: int) -> Entry:
         row = conn.execute(select(ledger).where(ledger.c.id == proposal_id)).first()
         if row is None:
-            raise LedgerError(f"no ledger entry {proposal_id}")
+            raise LedgerError.said("no_entry", id=proposal_id)
         p = _entry(row)
         if p.status != "proposed":
-            raise LedgerError(f"entry {proposal_id} is {p.status}, not a proposal")
+            raise LedgerError.said("not_proposal", id=proposal_id, status=Ref("ledger_status", p.status))
         decided = self._decision_of(conn, proposal_id)
         if decided is not None:
-            raise LedgerError(f"proposal {proposal_id} was already {decided.status} by {decided.decided_by} "
-                              f"(entry {decided.id})")
+            raise LedgerError.said("already_decided", id=proposal_id, status=Ref("ledger_status", decided.status),
+                                   who=decided.decided_by, entry=decided.id)
         return p
 
     @staticmethod

@@ -4,6 +4,7 @@ the same operations as the API, Chinese with English available."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -68,7 +69,9 @@ def test_confirm_a_proposal_from_the_page(page):
     assert f'id="ledger-{pid}"' not in html and f'id="decision-{row["id"]}" data-status="confirmed"' in html
     # Errors come back as a message, nothing is recorded.
     page.post("/admin/do/ledger_confirm", data={"csrf": csrf, "id": pid, "amount": "1200"})
-    assert "already confirmed by alice" in flash(page)
+    assert flash(page).startswith(f"提议 #{pid} 已处理：已确认（alice，第 ")  # in the page's language
+    page.post("/admin/do/ledger_confirm?lang=en", data={"csrf": csrf, "id": pid, "amount": "1200"})
+    assert f"proposal {pid} was already confirmed by alice" in flash(page)
 
 
 def test_forms_without_the_form_token_or_from_another_site_are_refused(page):
@@ -105,7 +108,7 @@ def test_reports_plugins_and_inbox_from_the_page(page, tmp_path):
     assert page.get(link).text.startswith("# 客诉统计月报 2026年3月")
     assert TestClient(page.app).get(link).status_code == 401
     page.post("/admin/do/report_generate", data={"csrf": csrf, "kind": "monthly", "period": "2026/03"})
-    assert "monthly period must look like 2026-03" in flash(page)
+    assert flash(page) == "月报的期间应形如 2026-03，收到「2026/03」"
     page.post("/admin/do/plugin_disable", data={"csrf": csrf, "name": "compensation"})
     assert flash(page) == "已完成：停用 compensation"
     assert 'disabled = ["compensation"]' in (tmp_path / "kesu.toml").read_text()
@@ -121,3 +124,37 @@ def test_english_is_one_click_away(page):
     assert "kesu_lang=en" in en.headers["set-cookie"]
     assert "Proposals to decide" in page.get("/admin").text  # remembered
     assert "待确认奖惩" in page.get("/admin?lang=zh").text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_action_error_in_the_page_language(page, lang):
+    """The dashboard's refusals (ledger, extensions, reports, plugins, the forms' numbers) are shown
+    in the page's language: Chinese, English with ?lang=en."""
+    csrf = login(page)
+    confirmed = page.ids["p_open"]
+    page.post("/admin/do/ledger_confirm", data={"csrf": csrf, "id": confirmed, "amount": "1200"})
+    cases = [
+        ("ledger_reverse", {"id": 999999}, "台账中没有第 999999 条记录", "no ledger entry 999999"),
+        ("ledger_confirm", {"id": confirmed, "amount": "1200"}, f"提议 #{confirmed} 已处理：已确认（alice，",
+         f"proposal {confirmed} was already confirmed by alice"),
+        ("ledger_confirm", {"id": page.ids["p_open"], "amount": "many"}, "金额须为数字，收到「many」",
+         "amount must be a number, got 'many'"),
+        ("ledger_reject", {"id": "x1"}, "id 须为不超过 19 位的数字", "id must be a number of at most 19 digits"),
+        ("ext_reject", {"ticket": "104", "reason": ""}, "驳回须填写原因", "a rejection needs a reason"),
+        ("ext_approve", {"ticket": "104", "extended_to": "next week", "approved_by": "王总"},
+         "延期时间须为日期（2026-03-10）或日期加时间（2026-03-10 12:00），收到「next week」",
+         "extended_to must be a date (2026-03-10) or a date and time (2026-03-10 12:00), got 'next week'"),
+        ("report_generate", {"kind": "weekly", "period": "2026-03"}, "未知的报表类型「weekly」", "unknown report kind 'weekly'"),
+        ("report_generate", {"kind": "major", "period": "zammad:999"}, "工单 zammad:999 没有客诉记录",
+         "no complaint record for zammad:999"),
+        ("plugin_disable", {"name": "zammad"}, "zammad 是必需插件，不能停用", "zammad is essential and cannot be disabled"),
+        ("plugin_enable", {"name": "nope"}, "没有名为「nope」的插件", "no such plugin 'nope'"),
+    ]
+    for action, form, zh, en in cases:
+        r = page.post(f"/admin/do/{action}?lang={lang}", data={"csrf": csrf, **form})
+        assert r.status_code == 303, action
+        shown = unescape(flash(page))
+        expected = zh if lang == "zh" else en
+        assert shown.startswith(expected) or expected in shown, (action, shown)
+        if lang == "zh":
+            assert not re.search(r"\b(must|needs|unknown|already|no such)\b", shown), (action, shown)

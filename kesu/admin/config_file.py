@@ -12,10 +12,11 @@ from pathlib import Path
 
 import tomlkit
 
+from kesu.i18n import Said
 from plugins.manager import ESSENTIAL_PLUGINS, known_plugin_names
 
 
-class ConfigEditError(ValueError):
+class ConfigEditError(Said, ValueError):
     """The edit is refused; the message says why."""
 
 
@@ -48,9 +49,9 @@ def set_plugin_disabled(path: Path, name: str, disable: bool) -> None:
     """Add ``name`` to ``[plugins] disabled`` (or remove it)."""
     known = known_plugin_names()
     if name not in known:
-        raise ConfigEditError(f"no such plugin {name!r}; known: {', '.join(sorted(known))}")
+        raise ConfigEditError.said("no_plugin", name=name, known=", ".join(sorted(known)))
     if disable and name in ESSENTIAL_PLUGINS:
-        raise ConfigEditError(f"{name} is essential and cannot be disabled")
+        raise ConfigEditError.said("essential_plugin", name=name)
     doc = _load(path)
     section = doc.setdefault("plugins", tomlkit.table())
     disabled = [str(x) for x in section.get("disabled", [])]

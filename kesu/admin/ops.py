@@ -20,6 +20,7 @@ from connector.errors import ConnectorError, NotFound
 from kesu.admin.complaints import ComplaintDetail, ComplaintPage, ComplaintViews, FilterError, Filters, helpdesk_link
 from kesu.admin.config_file import ConfigEditError, disabled_in, set_plugin_disabled
 from kesu.admin.labels import Labels
+from kesu.i18n import Ref, Said
 from kesu.ledger import Ledger, LedgerError
 from kesu.lookup import TicketLookupError, resolve_ticket
 from kesu.models import TicketRef
@@ -38,13 +39,20 @@ if TYPE_CHECKING:
     from kesu.app import Services
 
 
-class AdminError(Exception):
+class AdminError(Said):
+    """``message`` in English (the API, the CLI), ``zh`` the same in Chinese for the page; made
+    from the catalogue with ``said(key, **values)`` (``kesu/i18n``, context ``error``)."""
+
     status = 400
 
     def __init__(self, message: str, zh: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, zh)
         self.message = message
-        self.zh = zh  # the same in Chinese, for the page (None: only the English message exists)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> AdminError:
+        """The error of a lower layer's refusal, in both languages when it has them."""
+        return cls(str(exc), getattr(exc, "zh", None))
 
     def text(self, lang: str) -> str:
         return self.zh if lang != "en" and self.zh else self.message
@@ -74,7 +82,7 @@ MAX_ID = 2**63 - 1
 def record_id(value: int, what: str) -> int:
     """``value`` when it can name a stored record; else ``NotFoundError`` (no such record)."""
     if not 1 <= value <= MAX_ID:
-        raise NotFoundError(f"no {what} {value}"[:200])
+        raise NotFoundError.said("no_record", what=Ref("record", what), value=str(value)[:100])
     return value
 
 
@@ -199,7 +207,7 @@ class AdminOps:
         try:
             set_plugin_disabled(self.config_path, name, disable=not enabled)
         except ConfigEditError as exc:
-            raise (NotFoundError if "no such plugin" in str(exc) else ConflictError)(str(exc)) from None
+            raise (NotFoundError if "no such plugin" in str(exc) else ConflictError).of(exc) from None
         return next(p for p in self.plugins() if p.name == name)
 
     # -- ledger ------------------------------------------------------------------------------
@@ -233,7 +241,7 @@ class AdminOps:
         try:
             self.ledger_book.get(entry_id)
         except LedgerError as exc:
-            raise NotFoundError(str(exc)) from None
+            raise NotFoundError.of(exc) from None
 
     def _one(self, entry_id: int) -> LedgerView:
         with self.engine.connect() as conn:
@@ -245,30 +253,30 @@ class AdminOps:
         try:
             return self._one(self.ledger_book.confirm(entry_id, amount, by, note).id)
         except LedgerError as exc:
-            raise ConflictError(str(exc)) from None
+            raise ConflictError.of(exc) from None
 
     def reject(self, entry_id: int, by: str, note: str = "") -> LedgerView:
         self._entry(entry_id)
         try:
             return self._one(self.ledger_book.reject(entry_id, by, note).id)
         except LedgerError as exc:
-            raise ConflictError(str(exc)) from None
+            raise ConflictError.of(exc) from None
 
     def reverse(self, entry_id: int, by: str, note: str) -> LedgerView:
         self._entry(entry_id)
         if not note.strip():
-            raise InvalidError("a reversal needs a note saying why")
+            raise InvalidError.said("reversal_note")
         try:
             return self._one(self.ledger_book.reverse(entry_id, by, note).id)
         except LedgerError as exc:
-            raise ConflictError(str(exc)) from None
+            raise ConflictError.of(exc) from None
 
     # -- deadline extensions (R-EXT-6.18) -------------------------------------------------------
 
     def _extension_fields(self) -> Any:
         config = self.services.host.configs.get("deadlines")
         if config is None:
-            raise ConflictError("the deadlines plugin is not enabled: there are no deadlines to extend")
+            raise ConflictError.said("no_deadlines")
         return config.extension  # type: ignore[attr-defined]
 
     def extensions(self) -> list[ExtensionRequest]:
@@ -309,21 +317,21 @@ class AdminOps:
         try:
             ref = TicketRef.parse(ticket_key)
         except ValueError as exc:
-            raise InvalidError(str(exc)) from None
+            raise InvalidError.of(exc) from None
         if ref.helpdesk != self.services.settings.helpdesk.name:
-            raise InvalidError(f"ticket {ticket_key} is not in helpdesk {self.services.settings.helpdesk.name!r}")
+            raise InvalidError.said("not_this_helpdesk", ticket=ticket_key, helpdesk=self.services.settings.helpdesk.name)
         try:
             return ref, self.services.connector.get_ticket(ref.id)
         except NotFound:
-            raise NotFoundError(f"ticket {ticket_key} not found in the helpdesk") from None
+            raise NotFoundError.said("ticket_not_found", ticket=ticket_key) from None
         except ConnectorError as exc:
-            raise HelpdeskError(f"helpdesk error reading {ticket_key}: {exc}") from None
+            raise HelpdeskError.said("helpdesk_read", ticket=ticket_key, error=str(exc)) from None
 
     def _write(self, ticket: Any, writes: WriteSet) -> None:
         try:
             self.services.connector.apply(ticket, writes)
         except ConnectorError as exc:
-            raise HelpdeskError(f"helpdesk error writing {ticket.ref.key}: {exc}") from None
+            raise HelpdeskError.said("helpdesk_write", ticket=ticket.ref.key, error=str(exc)) from None
 
     def approve_extension(self, ticket_key: str, *, rule_id: str | None, extended_to: str, approved_by: str,
                           reason: str, by: str) -> ExtensionResult:
@@ -332,7 +340,7 @@ class AdminOps:
         cfg = self._extension_fields()
         _check_time(extended_to)
         if not approved_by.strip():
-            raise InvalidError("approved_by must name who approved (the vice-president in charge, R-EXT-6.18)")
+            raise InvalidError.said("approved_by")
         ref, ticket = self._ticket(ticket_key)
         fields = {cfg.extended_to: extended_to.strip(), cfg.approved_by: approved_by.strip()}
         if reason.strip():
@@ -354,7 +362,7 @@ class AdminOps:
         """Record the refusal in the audit log and as an internal note; the original deadline stands."""
         self._extension_fields()
         if not reason.strip():
-            raise InvalidError("a rejection needs a reason")
+            raise InvalidError.said("reject_reason")
         ref, ticket = self._ticket(ticket_key)
         what = f"（{rule_id}）" if rule_id else ""
         text = f"延期申请未获批准{what}，原时限不变：{reason.strip()}（{by} 在 kesu 管理页登记）[R-EXT-6.18]"
@@ -399,14 +407,13 @@ class AdminOps:
         """Produce a report now; ``premium`` and ``policies`` (as typed: 12.5亿, 380000) are the
         period's inputs of R-PEN-5.6.5, recorded with the run."""
         if kind not in REPORT_KINDS:
-            raise InvalidError(f"unknown report kind {kind!r}; allowed: {', '.join(REPORT_KINDS)}")
+            raise InvalidError.said("report_kind", kind=kind, allowed=", ".join(REPORT_KINDS))
         try:
             given = inputs(premium, policies)
         except RatioInputError as exc:
             raise InvalidError(str(exc), exc.zh) from None
         if kind == "major" and (given.premium_yuan is not None or given.policies is not None):
-            raise InvalidError("premium and policies (R-PEN-5.6.5) belong to a monthly, quarterly or yearly report",
-                               "保费与保单数（R-PEN-5.6.5）只用于月报、季报和年报")
+            raise InvalidError.said("ratio_inputs_major")
         if kind == "major":
             period = self.resolve(period)
         try:
@@ -414,20 +421,20 @@ class AdminOps:
                            requested_by=by, formats=formats or None,
                            catalogue=Catalogue.from_settings(self.services.settings), inputs=given)
         except PeriodError as exc:
-            raise InvalidError(str(exc)) from None
+            raise InvalidError.of(exc) from None
         except NoComplaint as exc:
-            raise NotFoundError(str(exc)) from None
+            raise NotFoundError.of(exc) from None
 
     def report_file(self, run_id: int, fmt: str) -> tuple[ReportRun, Path]:
         record_id(run_id, "report")
         run = get_run(self.engine, run_id)
         if run is None:
-            raise NotFoundError(f"no report {run_id}")
+            raise NotFoundError.said("no_report", id=run_id)
         if fmt not in run.files:
-            raise NotFoundError(f"report {run_id} has no {fmt} file; it has: {', '.join(run.files) or 'none'}")
+            raise NotFoundError.said("no_report_file", id=run_id, fmt=fmt, have=", ".join(run.files) or "-")
         path = Path(run.files[fmt])
         if not path.is_file():
-            raise NotFoundError(f"the file of report {run_id} is gone: {path}")
+            raise NotFoundError.said("report_file_gone", id=run_id, path=str(path))
         return run, path
 
 
@@ -439,5 +446,4 @@ def _check_time(value: str) -> None:
         else:
             datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidError(f"extended_to must be a date (2026-03-10) or a date and time (2026-03-10 12:00), "
-                           f"got {value!r}") from None
+        raise InvalidError.said("extended_to", value=value) from None

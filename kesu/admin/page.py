@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from kesu import i18n
 from kesu.admin.auth import Principal, authenticate, authenticate_session, form_token, form_token_ok, session_value
 from kesu.admin.i18n import word
 from kesu.admin.ops import AdminError, AdminOps, InvalidError
@@ -134,7 +135,7 @@ def admin_page(ops: AdminOps) -> APIRouter:
             return redirect(word("read_only", lang), ok=False)
         handler = ACTIONS.get(action)
         if handler is None:
-            return redirect(f"unknown action {action}", ok=False)
+            return redirect(i18n.said("unknown_action", lang, action=action), ok=False)
         anchor, run = handler
         try:
             message = await to_thread.run_sync(lambda: run(ops, form, who.name, lang))
@@ -150,7 +151,7 @@ def admin_page(ops: AdminOps) -> APIRouter:
         try:
             _, path = await to_thread.run_sync(lambda: ops.report_file(run_id, fmt))
         except AdminError as exc:
-            return HTMLResponse(escape(exc.message), status_code=exc.status)
+            return HTMLResponse(escape(exc.text(lang_of(request))), status_code=exc.status)
         return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=path.name)
 
     return r
@@ -192,7 +193,7 @@ def _int(form: dict[str, Any], key: str) -> int:
     text = str(form.get(key, "")).strip()
     # int() also reads "٣" and would try a 5,000-digit string: ASCII digits, at most 19 of them.
     if not (text.isascii() and text.isdecimal() and len(text) <= 19):
-        raise InvalidError(f"{key} must be a number of at most 19 digits")
+        raise InvalidError.said("number", field=key)
     return int(text)
 
 
@@ -203,7 +204,7 @@ def _amount(form: dict[str, Any]) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise InvalidError(f"amount must be a number, got {text!r}") from None
+        raise InvalidError.said("amount_nan", text=text) from None
 
 
 def _ok(lang: str, what: str) -> str:

@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -97,6 +97,42 @@ def text(context: str, key: str, lang: str = "zh", **values: Any) -> str:
     """An entry with its ``{placeholders}`` filled in."""
     template = label(context, key, lang)
     return template.format(**values) if values else template
+
+
+class Ref(NamedTuple):
+    """A catalogue entry used as a value in another entry, shown in that entry's language
+    (``said("not_proposal", status=Ref("ledger_status", "confirmed"))``)."""
+
+    context: str
+    key: str
+
+
+def _in_sentence(word: str, lang: str) -> str:
+    return word[:1].lower() + word[1:] if lang_of(lang) == "en" else word
+
+
+def said(key: str, lang: str = "zh", **values: Any) -> str:
+    """The ``error`` entry ``key`` in ``lang`` with ``values`` (a :class:`Ref` in that language,
+    lower-case in an English sentence)."""
+    shown = {k: _in_sentence(label(v.context, v.key, lang), lang) if isinstance(v, Ref) else v
+             for k, v in values.items()}
+    return text("error", key, lang, **shown)
+
+
+class Said(Exception):
+    """An error whose message exists in English (``str(exc)``, logs, the API) and Chinese (``zh``)."""
+
+    def __init__(self, message: str, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+    @classmethod
+    def said(cls, key: str, **values: Any) -> Any:
+        """The error of catalogue entry ``error/<key>`` in both languages."""
+        return cls(said(key, "en", **values), said(key, "zh", **values))
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang_of(lang) == "zh" and self.zh else str(self)
 
 
 @lru_cache(maxsize=1)

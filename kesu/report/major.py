@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 
 from kesu import i18n
+from kesu.i18n import Said
 from kesu.models import Priority
 from kesu.report import labels
 from kesu.report.labels import Catalogue
@@ -80,7 +81,7 @@ class MajorReport(_Model):
     language: str = "zh"  # of the labels of stored values and of the timeline's lines
 
 
-class NoComplaint(LookupError):
+class NoComplaint(Said, LookupError):
     """No complaint record for this ticket."""
 
 
@@ -107,7 +108,7 @@ def build_major(engine: Engine, ticket_key: str, *, tz: str = "Asia/Shanghai",
     with engine.connect() as conn:
         row = conn.execute(select(complaints).where(complaints.c.ticket_key == ticket_key)).mappings().first()
         if row is None:
-            raise NoComplaint(f"no complaint record for {ticket_key}")
+            raise NoComplaint.said("no_complaint", ticket=ticket_key)
         audit = conn.execute(select(audit_log).where(audit_log.c.ticket_key == ticket_key)
                              .order_by(audit_log.c.at, audit_log.c.id)).mappings().all()
         entries = conn.execute(select(ledger).where(ledger.c.ticket_key == ticket_key)

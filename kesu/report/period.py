@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from kesu.i18n import Ref, Said
+
 PeriodKind = Literal["monthly", "quarterly", "yearly"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("monthly", "quarterly", "yearly")
 
@@ -23,7 +25,7 @@ _PATTERNS = {
 _EXAMPLES = {"monthly": "2026-03", "quarterly": "2026-Q1", "yearly": "2026"}
 
 
-class PeriodError(ValueError):
+class PeriodError(Said, ValueError):
     """A period label that does not parse; the message shows the expected shape."""
 
 
@@ -37,14 +39,14 @@ class Period:
     @classmethod
     def parse(cls, kind: str, label: str, tz: str = "Asia/Shanghai") -> Period:
         if kind not in _PATTERNS:
-            raise PeriodError(f"unknown report kind {kind!r}; allowed: {', '.join(PERIOD_KINDS)}")
+            raise PeriodError.said("report_kind", kind=kind, allowed=", ".join(PERIOD_KINDS))
         m = _PATTERNS[kind].match(label.strip())
         if not m:
-            raise PeriodError(f"{kind} period must look like {_EXAMPLES[kind]}, got {label!r}")
+            raise PeriodError.said("period_format", kind=Ref("admin", kind), example=_EXAMPLES[kind], label=label)
         year = int(m.group(1))
         index = int(m.group(2)) if kind != "yearly" else 1
         if kind == "monthly" and not 1 <= index <= 12:
-            raise PeriodError(f"month must be 01-12, got {label!r}")
+            raise PeriodError.said("period_month", label=label)
         return cls(kind, year, index, tz)  # type: ignore[arg-type]
 
     @classmethod

@@ -127,5 +127,5 @@ def test_complaints_view_filter_search_and_a_ticket(browser, served_kesu, tmp_pa
     browser.get(f"{kesu.url}/admin/complaints/31001")
     browser.find_element(By.ID, "lang").click()
     wait.until(ec.url_contains("lang=en"))
-    assert browser.find_element(By.ID, "tier").text == "Tier A (major)"
+    assert browser.find_element(By.ID, "tier").text == "Class A (major)"
     assert (ARTIFACTS / "admin-complaint.png").stat().st_size > 10_000
