@@ -63,6 +63,12 @@ class InboxEvent:
     payload: dict[str, Any]
 
 
+#: The inbox columns a new event fills (``_row_values``), in the SQLite fast path's order.
+_COLUMNS = ("helpdesk", "ticket_id", "ticket_key", "kind", "source", "delivery_id", "received_at",
+            "available_at", "status", "attempts", "payload", "finished_at")
+_SQLITE_MAX_PARAMS = 32_000  # SQLite >= 3.32 takes 32,766 parameters per statement
+
+
 def _row_values(e: NewEvent) -> dict[str, Any]:
     return {
         "helpdesk": e.helpdesk,
@@ -92,6 +98,7 @@ class Inbox:
             index_elements=["helpdesk", "delivery_id"]
         ).returning(inbox.c.id)
         self._dialect_insert = dialect.insert
+        self._bind_procs: list[Any] | None = None  # the SQLite fast path's value converters
         self._candidate = self._candidate_query()
         self._claim_update = {
             hint: self._claim_update_query(hint) for hint in (True, False)
@@ -112,6 +119,8 @@ class Inbox:
         with self.engine.begin() as conn:
             if not keyed:
                 return [self._insert_one(conn, e) for e in events]
+            if self._sqlite and len(events) * len(_COLUMNS) <= _SQLITE_MAX_PARAMS:
+                return self._add_many_sqlite(conn, events)
             stmt = (self._dialect_insert(inbox).values([_row_values(e) for e in events])
                     .on_conflict_do_nothing(index_elements=["helpdesk", "delivery_id"])
                     .returning(inbox.c.id, inbox.c.delivery_id))
@@ -120,6 +129,30 @@ class Inbox:
         for e in events:
             ids.append(stored.pop(e.delivery_id, None))  # a second copy in the batch gets None
         return ids
+
+    def _add_many_sqlite(self, conn: Any, events: Sequence[NewEvent]) -> list[int | None]:
+        """``add_many``'s statement on SQLite's own cursor: the intake's group commit runs it for
+        every batch of webhooks, and SQLAlchemy's statement building and row handling cost several
+        times what SQLite does (values converted by the columns' own bind processors, so the rows
+        are stored exactly as through SQLAlchemy)."""
+        procs = self._bind_procs
+        if procs is None:
+            dialect = self.engine.dialect
+            procs = self._bind_procs = [inbox.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+                                        for c in _COLUMNS]
+        params: list[Any] = []
+        for e in events:
+            values = _row_values(e)
+            params.extend(v if p is None else p(v) for v, p in zip((values[c] for c in _COLUMNS), procs))
+        row = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+        sql = (f"INSERT INTO inbox ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
+               "ON CONFLICT (helpdesk, delivery_id) DO NOTHING RETURNING id, delivery_id")
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            stored = {delivery: row_id for row_id, delivery in cursor.execute(sql, params).fetchall()}
+        finally:
+            cursor.close()
+        return [stored.pop(e.delivery_id, None) for e in events]  # a second copy in the batch: None
 
     def _insert_one(self, conn: Any, e: NewEvent) -> int | None:
         row = conn.execute(self._insert, _row_values(e)).first()
