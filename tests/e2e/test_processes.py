@@ -93,6 +93,9 @@ backoff_max = 1
 
 [plugins]
 disabled = {json.dumps(BUILTIN_POLICIES)}
+
+[reports]
+automatic = []
 """,
         encoding="utf-8",
     )
@@ -307,3 +310,24 @@ def test_serve_with_worker_processes_takes_webhooks_and_processes_them_elsewhere
         serve.kill()
         inbox.engine.dispose()
         print(serve.log.read_text(errors="replace")[-4000:])
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_worker_processes_that_cannot_start_stop_kesu_worker_with_one_line(sandbox, db_url, tmp_path,
+                                                                          probe_path):
+    """A setting only the worker processes trip over (a helpdesk kind no connector serves, with
+    the start-up checks skipped): each death is reported, then kesu worker gives up."""
+    config = write_config(tmp_path / "kesu.toml", sandbox, db_url)
+    config.write_text(config.read_text(encoding="utf-8").replace('kind = "zammad"', 'kind = "no-such-desk"'),
+                      encoding="utf-8")
+    workers = Workers(config, probe_path, tmp_path / "worker.log", 2)
+    try:
+        code = workers.proc.wait(120)
+        text = workers.log.read_text(encoding="utf-8", errors="replace")
+        assert code == 1, text[-3000:]
+        last = text.strip().splitlines()[-1]
+        assert last.startswith("错误：工作进程") and "连续 5 次退出" in last and "Traceback" not in text
+        assert any("could not start" in rec["msg"] and "no-such-desk" in rec["msg"] for rec in workers.lines())
+        assert sum("starting it again" in rec["msg"] for rec in workers.lines()) >= 4
+    finally:
+        workers.kill()
