@@ -467,8 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         for chunked, size in [(False, 2 * MAX_BODY)] * 5 + [(True, 3 * MAX_BODY)] * 5:
             status = oversized(port, args.helpdesk, "", chunked, size) if not query else \
                 oversized(port, args.helpdesk, "?token=x", chunked, size)
-            label = f"POST /webhooks/{args.helpdesk} (oversized, {'chunked' if chunked else 'Content-Length'})"
-            tally.record(label, status, {"chunked": chunked, "bytes": size},
+            big = f"POST /webhooks/{args.helpdesk} (oversized, {'chunked' if chunked else 'Content-Length'})"
+            tally.record(big, status, {"chunked": chunked, "bytes": size},
                          None if status == 413 else f"expected 413, got {status}")
 
         if tally.total < n:  # a search space drawn out early: top up with webhooks
