@@ -58,7 +58,8 @@ class Facts(BaseModel):
     evidence: dict[str, str] = Field(default_factory=dict)  # fact -> where it came from (Chinese, 「quoted」)
     # fact -> who established it: "field" / "tag" (a person), "text" (kesu's reading), "llm"
     origin: dict[str, str] = Field(default_factory=dict)
-    # fact -> the Chinese label agents see ("cause" -> "产品发酸、发霉变质、发红", "flag:media" -> "媒体曝光")
+    # fact -> the Chinese label agents see ("cause" -> "产品发酸、发霉变质、发红", "flag:media" -> "媒体曝光");
+    # "en:<fact>" -> its English label when the configuration has one (label_en)
     labels: dict[str, str] = Field(default_factory=dict)
     # fact -> {"text": what the words said, "agent": the person's value, "words": 「…」}: a person
     # overrode the reading of the text; the agent's value is the fact (and a labelled example)
@@ -67,26 +68,40 @@ class Facts(BaseModel):
     def flag(self, name: str) -> bool:
         return bool(self.flags.get(name))
 
-    def label(self, fact: str) -> str:
-        """What agents read for a fact's value: its Chinese label ("产品发酸、发霉变质、发红"), never
-        the internal key; the key itself only when no label is configured."""
-        if fact.startswith("flag:"):
-            return self.labels.get(fact) or fact[5:]
-        return self.labels.get(fact) or str(getattr(self, fact, "") or "")
+    def label(self, fact: str, lang: str = "zh") -> str:
+        """What agents read for a fact's value: its label ("产品发酸、发霉变质、发红"; in English the
+        configured ``label_en``, else the Chinese label), never the internal key: a flag without a
+        configured label by kesu's catalogue; a value no configuration names as it was given."""
+        from kesu import i18n
 
-    def source(self, fact: str) -> str:
+        found = (self.labels.get(f"en:{fact}") if lang == "en" else None) or self.labels.get(fact)
+        if found:
+            return found
+        if fact.startswith("flag:"):
+            return i18n.label("flag", fact[5:], lang)
+        value = str(getattr(self, fact, "") or "")
+        if fact == "channel" and value:
+            return i18n.label("channel", value, lang)
+        return value
+
+    def source(self, fact: str, lang: str = "zh") -> str:
         """Where a fact came from, for notes: "，客户原话「…」" when read from the customer's words,
-        "，字段 complaint_cause" / "，标签 原因-mould" when a person set it; "" when unknown."""
+        "，字段 complaint_cause" / "，标签 原因-mould" when a person set it; "" when unknown.
+        In English: ", the customer's words「…」", ", field complaint_cause" ..."""
         where = self.evidence.get(fact, "")
         if not where:
             return ""
+        en = lang == "en"
         if self.origin.get(fact) == "llm":
-            return f"，模型读取客户原话{where}"
+            return f", read by the model from the customer's words {where}" if en else f"，模型读取客户原话{where}"
         if where.startswith("「"):
-            return f"，客户原话{where}"
+            return f", the customer's words {where}" if en else f"，客户原话{where}"
         if where.startswith("字段 "):
-            return "，" + where.split("=", 1)[0]
-        return f"，{where}"
+            field = where.split("=", 1)[0]
+            return f", field {field[3:]}" if en else "，" + field
+        if en and where.startswith("标签 "):
+            return f", tag {where[3:]}"
+        return f", {where}" if en else f"，{where}"
 
 
 def merge_facts(parts: Iterable[Mapping[str, Any]]) -> Facts:

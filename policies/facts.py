@@ -794,13 +794,16 @@ def extract(ticket: Ticket, config: FactsConfig, *, text_facts: Mapping[str, Any
             flags[name], ev[f"flag:{name}"] = True, read["evidence"].get(f"flag:{name}", "")
             origin[f"flag:{name}"] = text_origin.get(f"flag:{name}", "text")
     labels = {}
+    named: list[tuple[str, Any]] = []
     if out.get("cause") in config.causes:
-        labels["cause"] = config.causes[out["cause"]].label
+        named.append(("cause", config.causes[out["cause"]]))
     if out.get("category") in config.categories:
-        labels["category"] = config.categories[out["category"]].label
-    for name in flags:
-        if name in config.flags:
-            labels[f"flag:{name}"] = config.flags[name].label
+        named.append(("category", config.categories[out["category"]]))
+    named += [(f"flag:{name}", config.flags[name]) for name in flags if name in config.flags]
+    for fact, rule in named:
+        labels[fact] = rule.label
+        if rule.label_en:
+            labels[f"en:{fact}"] = rule.label_en  # English notes (Facts.label(fact, "en"))
     out["labels"] = labels
     return out
 

@@ -76,17 +76,21 @@ class RoutingConfig(_Strict):
     notify: LeaderNotify
 
 
-def responsible_units(facts: Facts, config: RoutingConfig) -> tuple[list[str] | None, str, str]:
-    """(units, rule, basis); units ``None`` when nothing decides."""
+def responsible_units(facts: Facts, config: RoutingConfig, lang: str = "zh") -> tuple[list[str] | None, str, str]:
+    """(units, rule, basis); units ``None`` when nothing decides; ``basis`` in ``lang``."""
+    en = lang == "en"
     if facts.cause is not None and facts.cause in config.causes:
-        return list(config.causes[facts.cause]), CAUSE_RULE, f"原因 {facts.label('cause')}{facts.source('cause')}"
+        basis = f"{'cause' if en else '原因'} {facts.label('cause', lang)}{facts.source('cause', lang)}"
+        return list(config.causes[facts.cause]), CAUSE_RULE, basis
     category = facts.category
     if category is None and facts.flag("discipline"):
         category = "discipline"
     if category is not None and category in config.categories:
-        return list(config.categories[category]), CATEGORY_RULE, f"类别 {facts.label('category') if category == facts.category else category}"
+        # a category the facts name by their label; else the flag that made it one (纪检信访)
+        shown = facts.label("category", lang) if category == facts.category else facts.label(f"flag:{category}", lang)
+        return list(config.categories[category]), CATEGORY_RULE, f"{'category' if en else '类别'} {shown}"
     if config.default_units and facts.cause is None:
-        return list(config.default_units), CATEGORY_RULE, "默认责任部门"
+        return list(config.default_units), CATEGORY_RULE, "default units" if en else "默认责任部门"
     return None, CAUSE_RULE, ""
 
 
@@ -131,9 +135,11 @@ def kesu_evaluate(
             notified.update(f"{rule}:{r}" for r in new)
 
     units, rule, basis = responsible_units(facts, config)
+    basis_en = responsible_units(facts, config, "en")[2]
     dispatched = state.get("units")
     if dispatched and units != dispatched and not _decided_by_person(facts):
         units, rule, basis = list(dispatched), state.get("rule", rule), state.get("basis", basis)
+        basis_en = state.get("basis_en", basis)
     values: dict[str, Any] = {}
     if facts.channel is not None:
         values["channel"] = facts.channel
@@ -142,9 +148,10 @@ def kesu_evaluate(
     if units is None:
         if facts.cause is not None:
             key = f"unknown:{facts.cause}"
-            text = (f"原因 {facts.cause} 不在责任归属表中，工单保持原组：请核对字段 {config.cause_field}"
-                    if config.causes else f"原因 {facts.cause} 无对应责任部门，工单保持原组：请手工分派")
-            text_en = f"Cause {facts.cause} is not in the routing table; ticket left where it is"
+            cause, cause_en = facts.label("cause"), facts.label("cause", "en")
+            text = (f"原因 {cause} 不在责任归属表中，工单保持原组：请核对字段 {config.cause_field}"
+                    if config.causes else f"原因 {cause} 无对应责任部门，工单保持原组：请手工分派")
+            text_en = f"Cause {cause_en} is not in the routing table; ticket left where it is"
         else:
             key = "missing"
             text = f"未能确定客诉原因，无法确定责任部门：请在字段 {config.cause_field} 填写原因（见责任归属表）"
@@ -156,7 +163,7 @@ def kesu_evaluate(
         if facts.cause in config.causes:
             values["cause"] = facts.cause
         values["units"] = units
-        new_state.update(units=units, rule=rule, basis=basis)
+        new_state.update(units=units, rule=rule, basis=basis, basis_en=basis_en)
         mapped = [(u, config.units[u]) for u in units if u in config.units and config.units[u].group]
         unmapped = [u for u in units if u not in dict(mapped)]
         isolated = bool(record.get("isolated"))
@@ -164,7 +171,7 @@ def kesu_evaluate(
             unit, spec = mapped[0]
             all_units = "、".join(units)
             effects.append(AssignGroup(rule_id=rule, group=spec.group, reason=f"责任部门 {all_units}（{basis}）",
-                                       reason_en=f"responsible unit(s) {', '.join(units)} ({basis})", source=SOURCE))
+                                       reason_en=f"responsible unit(s) {', '.join(units)} ({basis_en})", source=SOURCE))
             if not record.get("dispatched_at"):
                 # Dispatched now, by this write: the dispatch deadline (R-SLA-1.4.4, R-SLA-5.5.1) is met.
                 values["dispatched_at"] = now.isoformat()

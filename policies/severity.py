@@ -232,25 +232,34 @@ def _keywords(config: SeverityConfig) -> _Keywords:
 
 def classify(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str | None, str | None]:
     """(tier, evidence) from the facts: the highest matching tier wins (R-TIER-1.9.1, 5.3, 6.13)."""
+    tier, evidence, _ = classified(ticket, facts, config)
+    return tier, evidence
+
+
+def classified(ticket: Ticket, facts: Facts, config: SeverityConfig) -> tuple[str | None, str | None, str | None]:
+    """(tier, evidence, the evidence in English) from the facts; see :func:`classify`."""
     keywords = _keywords(config)
     present: frozenset[str] | None = None
     for tier in reversed(config.order):
         spec = config.tiers[tier]
         if facts.cause is not None and facts.cause in spec.causes:
-            return tier, f"原因 {facts.label('cause')}{facts.source('cause')}"
+            return (tier, f"原因 {facts.label('cause')}{facts.source('cause')}",
+                    f"cause {facts.label('cause', 'en')}{facts.source('cause', 'en')}")
         flag = next((f for f in spec.flags if facts.flag(f)), None)
         if flag is not None:
-            return tier, f"{_zh(flag)}{facts.source('flag:' + flag)}"
+            return (tier, f"{_zh(flag)}{facts.source('flag:' + flag)}",
+                    f"{_en([flag])}{facts.source('flag:' + flag, 'en')}")
         if spec.loss_matches(facts.loss_amount):
-            return tier, f"损失 {facts.loss_amount:,.2f} 元{facts.source('loss_amount')}"
+            return (tier, f"损失 {facts.loss_amount:,.2f} 元{facts.source('loss_amount')}",
+                    f"loss {facts.loss_amount:,.2f} yuan{facts.source('loss_amount', 'en')}")
         if spec.people_ge is not None and facts.people is not None and facts.people >= spec.people_ge:
-            return tier, f"{facts.people} 人"
+            return tier, f"{facts.people} 人", f"{facts.people} people"
         if present is None:
             present = keywords.matcher.present(customer_text(ticket))
         hit = first_match(keywords.tiers[tier], present)
         if hit is not None:
-            return tier, f"客户原话「{hit}」"
-    return None, None
+            return tier, f"客户原话「{hit}」", f"the customer's words 「{hit}」"
+    return None, None, None
 
 
 def _rank(config: SeverityConfig, tier: Any) -> int:
@@ -311,19 +320,25 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
     if declared is not None:
         # An agent's value overrides everything, even downwards.
         tier, evidence = declared, f"字段 {config.category_field}={ticket.fields.get(config.category_field)}"
+        evidence_en = f"field {config.category_field}={ticket.fields.get(config.category_field)}"
     else:
-        tier, evidence = classify(ticket, facts, config)
+        tier, evidence, evidence_en = classified(ticket, facts, config)
         if special:
-            flags = "、".join(f"{_zh(f)}{facts.source('flag:' + f)}" for f in config.special.flags if facts.flag(f))
+            raised = [f for f in config.special.flags if facts.flag(f)]
+            flags = "、".join(f"{_zh(f)}{facts.source('flag:' + f)}" for f in raised)
             tier, evidence = top, f"特殊客诉（{flags}）"
+            evidence_en = "special complaint (" + "; ".join(
+                f"{_en([f])}{facts.source('flag:' + f, 'en')}" for f in raised) + ")"
         if tier is None and config.default_tier:
             tier, evidence = config.default_tier, "未见更高等级的事实，按默认等级"
+            evidence_en = "no fact of a higher tier: the default tier"
         # Never drop by itself: keep what was decided before or raised by escalation.
         before = [t for t in (state.get("tier"), record.get("tier") if record.get("scheme") == config.scheme else None)
                   if t in config.order]
         kept = max(before, key=lambda t: _rank(config, t), default=None)
         if kept is not None and _rank(config, kept) > _rank(config, tier):
             tier, evidence = kept, "保持已定等级（等级不自动降低）"
+            evidence_en = "the tier decided before stays (tiers never drop by themselves)"
         if (_keywords(config).loss_bounded and facts.loss_amount is None
                 and config.loss_field and not state.get("asked_loss") and tier is not None
                 and not special and _rank(config, tier) < len(config.order) - 1):
@@ -351,7 +366,8 @@ def _tier(ticket: Ticket, state: Mapping[str, Any], config: SeverityConfig, fact
     rule = RULES[config.scheme][tier]
     effects: list[Effect] = [
         SetPriority(rule_id=rule, priority=spec.priority,
-                    reason=f"{spec.label}，依据：{evidence}", reason_en=f"tier {tier}, evidence: {evidence}",
+                    reason=f"{spec.label}，依据：{evidence}",
+                    reason_en=f"{spec.label_en or i18n.label('tier', tier, 'en')}, evidence: {evidence_en}",
                     source=SOURCE),
         AddTags(rule_id=rule, tags=(spec.tag,), source=SOURCE),
         RecordComplaint(rule_id=rule, values={"scheme": config.scheme, "tier": tier,

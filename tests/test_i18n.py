@@ -121,3 +121,20 @@ def test_the_raw_key_check_has_teeth():
     assert raw_keys_in("flags: serious_injury", "en") == {"flags:serious_injury"}
     assert raw_keys_in("The media came", "en") == set()  # an English word in English prose
     assert raw_keys_in("时限 R-SLA-6.18-major：A类（重大）") == set()  # rule IDs are cited on purpose
+
+
+def test_facts_and_english_notes_name_values_by_their_labels():
+    from kesu.facts import Facts
+    from tests.policies.classify_kit import evaluate, make_host, one, ticket
+
+    bare = Facts(cause="漏包", channel="consumer", flags={"serious_injury": True})
+    assert bare.label("flag:serious_injury") == "严重伤害" and bare.label("flag:serious_injury", "en") == "Serious Injury"
+    assert bare.label("cause") == "漏包" and bare.label("channel", "en") == "Consumer complaint"
+    result = evaluate(make_host("food", keep=("facts", "severity", "routing")), ticket("豆腐发霉", "盒装豆腐打开就发霉了"))
+    priority, group = one(result, "severity", "set_priority"), one(result, "routing", "assign_group")
+    assert priority.reason.startswith("A类（重大），依据：原因 产品发酸、发霉变质、发红")
+    assert priority.reason_en.startswith("Class A (major), evidence: cause Sour, mouldy, spoiled or reddened product")
+    assert "the customer's words 「" in priority.reason_en
+    assert group.reason_en.startswith("responsible unit(s) 煮浆人员, 生产班组 (cause Sour, mouldy")
+    for text in (priority.reason, priority.reason_en, group.reason, group.reason_en):
+        assert raw_keys_in(text) == set(), text
