@@ -242,7 +242,7 @@ class Pipeline:
                                              held_until=now + self.write_hold,
                                              notifications=[n.model_dump(mode="json") for n in fresh])
             else:
-                conn.execute(Inbox.mark_done_stmt(ids, now))
+                Inbox.mark_done(conn, ids, now)
 
         wrote = False
         if outbox_id is not None:
@@ -258,7 +258,7 @@ class Pipeline:
             # note marker is on the ticket) and the events find their decision applied.
             with transaction(self.engine, durable=False) as conn:
                 store.mark_outbox(conn, outbox_id, status="applied", calls=applied.calls, now=done_at)
-                conn.execute(Inbox.mark_done_stmt(ids, done_at))
+                Inbox.mark_done(conn, ids, done_at)
         for f in evaluation.failures:
             metrics.PLUGIN_ERRORS.labels(f.plugin, f.hook).inc()
         for f in self.host.notify_applied(ticket, plan, calls):

@@ -69,6 +69,11 @@ _COLUMNS = ("helpdesk", "ticket_id", "ticket_key", "kind", "source", "delivery_i
 _SQLITE_MAX_PARAMS = 32_000  # SQLite >= 3.32 takes 32,766 parameters per statement
 
 
+_MARK_DONE = (update(inbox).where(inbox.c.id.in_(bindparam("ids", expanding=True)))
+              .values(status="done", finished_at=bindparam("done_at", type_=inbox.c.finished_at.type),
+                      lease_until=None, last_error=None))
+
+
 def _row_values(e: NewEvent) -> dict[str, Any]:
     return {
         "helpdesk": e.helpdesk,
@@ -269,6 +274,11 @@ class Inbox:
     def mark_done_stmt(ids: Iterable[int], now: datetime) -> Any:
         return (update(inbox).where(inbox.c.id.in_(list(ids)))
                 .values(status="done", finished_at=now, lease_until=None, last_error=None))
+
+    @staticmethod
+    def mark_done(conn: Any, ids: Iterable[int], now: datetime) -> None:
+        """Mark events done in the caller's transaction (the statement built once)."""
+        conn.execute(_MARK_DONE, {"ids": list(ids), "done_at": now})
 
     def done(self, ids: Iterable[int], now: datetime) -> None:
         with self.engine.begin() as conn:
