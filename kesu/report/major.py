@@ -326,19 +326,24 @@ def _extra(extra: Mapping[str, Any], cat: Catalogue) -> str:
     return semi.join(parts) or cat.unset()
 
 
+def _heading(key: str, context: str = "major_table") -> tuple[str, str]:
+    """A heading in both languages (the report shows both), from kesu's catalogue."""
+    return i18n.label(context, key, "zh"), i18n.label(context, key, "en")
+
+
 def document(r: MajorReport) -> Document:
     cat = Catalogue(lang=r.language)
-    record = Table("record", "投诉记录", "Complaint record", (Column("项目", 14), Column("内容", 50)),
+    record = Table("record", *_heading("record"), (Column("项目", 14), Column("内容", 50)),
                    tuple(cells(cat.word("major_record", k), r.shown.get(k) or _value(k, v, cat)) for k, v in r.record.items()))
-    deadlines = Table("deadlines", "时限", "Deadlines", (
+    deadlines = Table("deadlines", *_heading("deadlines"), (
         Column("时限类型", 22), Column("规则", 18), Column("起算", 17), Column("时限", 17), Column("延期至", 17),
         Column("批准人", 12), Column("完成时间", 17), Column("状态", 10)),
         tuple(cells(d.label, d.rule_id, d.start, d.due, d.extended_to, d.approved_by, d.met_at, cat.word("deadline_status", d.status))
               for d in r.deadlines))
-    escalations = Table("escalations", "升级", "Escalations", (
+    escalations = Table("escalations", *_heading("escalations"), (
         Column("时间", 17), Column("规则", 14), Column("原因", 30), Column("原等级", 10), Column("新等级", 10)),
         tuple(cells(e.at, e.rule_id, e.reason, _tier(r, e.from_tier, cat), _tier(r, e.to_tier, cat)) for e in r.escalations))
-    ledger_t = Table("ledger", "奖惩台账", "Ledger entries", (
+    ledger_t = Table("ledger", *_heading("ledger"), (
         Column("编号", 6), Column("时间", 17), Column("规则", 16), Column("对象", 16), Column("类别", 8),
         Column("金额（元）", 12), Column("范围（元）", 14), Column("状态", 8), Column("决定人", 12),
         Column("关联", 6), Column("备注", 30)),
@@ -346,13 +351,14 @@ def document(r: MajorReport) -> Document:
                Cell(e.amount, "yuan"), Cell(_range(e)), Cell(cat.status(e.status)),
                Cell(e.decided_by), Cell(e.refers_to, "int") if e.refers_to is not None else Cell(""), Cell(e.note))
               for e in r.ledger))
-    timeline = Table("timeline", "处理时间线", "Timeline (audit log)", (
+    timeline = Table("timeline", *_heading("timeline"), (
         Column("时间", 17), Column("类型", 10), Column("插件", 12), Column("规则", 18), Column("内容", 60)),
         tuple(cells(t.at, cat.effect(t.kind, None), t.plugin, t.rule_id, t.summary) for t in r.timeline))
     title = r.record.get("title") or r.ticket_key
     flag = "" if r.is_major else "（注意：该投诉未定为重大投诉）"
     return Document(
-        title=f"重大投诉专项报告 {r.ticket_key}", title_en=f"Special report of major complaint {r.ticket_key}",
+        title=f"{_heading('major', 'report_title')[0]} {r.ticket_key}",
+        title_en=f"{_heading('major', 'report_title')[1]} {r.ticket_key}",
         subtitle=f"{title}{flag}；时区 {r.timezone}；依据 R-RPT-6.38.7",
         tables=(record, deadlines, escalations, ledger_t, timeline),
         file_stem=f"kesu-major-{r.ticket_key.replace(':', '-')}")
