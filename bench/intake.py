@@ -137,9 +137,9 @@ def measure_once(kind: str, http: str, loop: str, work: Path, bodies: Path, wrkd
     name = f"{kind}-{http}-{loop}" + (f"-try{attempt}" if attempt > 1 else "")
     env = None
     db = work / f"{name}.db"
-    if kind in ("kesu", "kesu_batched"):
+    if kind in ("kesu", "kesu_nosync"):
         env = {"BENCH_DB": str(db), "BENCH_SECRET": SECRET}
-        app = "bench.servers:kesu_intake_batched" if kind == "kesu_batched" else "bench.servers:kesu_intake"
+        app = "bench.servers:kesu_intake_nosync" if kind == "kesu_nosync" else "bench.servers:kesu_intake"
     else:
         app = "bench.servers:bare"
     busy = wait_quiet(max_wait=300)
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-retry", dest="retry_disturbed", action="store_false",
                    help="keep runs during which other processes used CPU (default: repeat, at most twice)")
     p.add_argument("--experiment", action="store_true",
-                   help="also run kesu with a batched Inbox.add_many (bench/servers.py; not kesu's code)")
+                   help="also run kesu with commits that do not wait for the disk (bench/servers.py; not kesu's "
+                        "code): how much of the intake is fsync")
     p.add_argument("--profile", action="store_true",
                    help="after the measured runs, profile kesu's server with py-spy (extra run)")
     args = p.parse_args(argv)
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for pair in args.configs.split(","):
             http, loop = pair.split(":")
-            for kind in ("bare", "kesu") + (("kesu_batched",) if args.experiment else ()):
+            for kind in ("bare", "kesu") + (("kesu_nosync",) if args.experiment else ()):
                 results["runs"][f"{kind}-{http}-{loop}"] = measure(kind, http, loop, work, bodies_file,
                                                                    wrkdata, args)
         if args.profile:
@@ -281,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = kesu["rps"] / bare["rps"]
         rss = kesu["server_mem_kib"].get("VmHWM", 0) / 1024
         labelled = [("bare FastAPI 202", bare), ("kesu intake (SQLite)", kesu)]
-        if f"kesu_batched-{http}-{loop}" in results["runs"]:
-            labelled.append(("experiment: batched insert", results["runs"][f"kesu_batched-{http}-{loop}"]))
+        if f"kesu_nosync-{http}-{loop}" in results["runs"]:
+            labelled.append(("experiment: commits without fsync", results["runs"][f"kesu_nosync-{http}-{loop}"]))
         for label, r in labelled:
             rows.append([f"{http}+{loop}", label, f"{r['rps']:,.0f}", f"{r['latency_ms']['p50']:.2f}",
                          f"{r['latency_ms']['p99']:.2f}", f"{r['server_cpu_us_per_request']:.0f}",

@@ -37,15 +37,36 @@ from bench.common import PYTHON, ROOT, git_revision, machine, table, verdict  # 
 
 FULL = {
     "events": ["--tickets", "300", "--sequential", "100", "--followups", "100"],
-    "intake": ["--configs", "httptools:uvloop", "--requests", "20000", "--warmup", "1000", "--wrk-seconds", "0"],
+    "intake": ["--configs", "httptools:uvloop", "--requests", "20000", "--warmup", "1000", "--wrk-seconds", "0",
+               "--experiment"],
     "policies": ["--profile", "food,realestate", "--tickets", "600", "--rounds", "10"],
 }
 QUICK = {
     "events": ["--tickets", "120", "--sequential", "40", "--followups", "40"],
     "intake": ["--configs", "httptools:uvloop", "--requests", "4000", "--warmup", "400", "--wrk-seconds", "0",
-               "--no-retry"],
+               "--no-retry", "--experiment"],
     "policies": ["--profile", "food", "--tickets", "200", "--rounds", "3"],
 }
+
+
+def fsync_probe(directory: Path, n: int = 200) -> dict[str, float]:
+    """What the disk under the benchmarks' databases takes to write and fsync 4 KiB (ms): the
+    floor of a durable commit, so of a group commit's latency."""
+    times = []
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        block = os.urandom(4096)
+        for i in range(n):
+            t0 = time.perf_counter()
+            os.pwrite(fd, block, (i % 16) * 4096)
+            os.fsync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    times.sort()
+    return {"p50": times[n // 2], "p99": times[int(n * 0.99)], "mean": sum(times) / n}
 
 
 def loadavg() -> list[float]:
@@ -97,6 +118,7 @@ def rows_for(ev: dict[str, Any], ik: dict[str, Any], po: dict[str, Any]) -> list
         bare, kesu = ik["runs"][f"bare-{pair}"], ik["runs"][f"kesu-{pair}"]
         ratio = kesu["rps"] / bare["rps"]
         p99 = kesu["latency_ms"]["p99"]
+        nosync = ik["runs"].get(f"kesu_nosync-{pair}")
         rows += [
             [f"durable acks/s, {ik['params']['connections']} connections ({pair})", f"{kesu['rps']:,.0f}",
              f"bare FastAPI {bare['rps']:,.0f}/s", "≥ 0.5×",
@@ -106,6 +128,11 @@ def rows_for(ev: dict[str, Any], ik: dict[str, Any], po: dict[str, Any]) -> list
             [f"intake server CPU µs per request ({pair})", f"{kesu['server_cpu_us_per_request']:.0f}",
              f"bare {bare['server_cpu_us_per_request']:.0f}", "-", "-"],
         ]
+        if nosync is not None:
+            rows.append([f"experiment: the same intake without fsync ({pair})",
+                         f"{nosync['rps']:,.0f}/s, p99 {nosync['latency_ms']['p99']:.1f} ms",
+                         f"durable {kesu['rps']:,.0f}/s: fsync costs {1 - kesu['rps'] / nosync['rps']:.0%} of the "
+                         f"throughput", "-", "-"])
     worst = 0.0
     for r in po["runs"]:
         for label, res in r["results"].items():
@@ -146,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         if name in wanted:
             results[name] = run(name, plan[name], out / f"{name}.json", out / f"{name}.log", env)
             loads[name] = loadavg()
+    disk = fsync_probe(out)
     load_after = loadavg()
-    summary = {"machine": machine(), "revision": git_revision(), "quick": args.quick,
+    summary = {"machine": machine(), "revision": git_revision(), "quick": args.quick, "fsync_ms": disk,
                "load_before": load_before, "load_after": load_after, "load_after_each": loads,
                "wall_s": time.monotonic() - started}
     if set(wanted) != {"events", "intake", "policies"}:
@@ -158,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     other = {"events (burst)": ev["burst"]["cpu_window"]["foreign_cpus"],
              "events (baseline)": ev["baseline_cpu_window"]["foreign_cpus"],
              **{f"intake {k}": r["cpu_window"]["foreign_cpus"] for k, r in ik["runs"].items()}}
+    rows.append(["disk: write + fsync of 4 KiB (ms)", f"p50 {disk['p50']:.2f}, p99 {disk['p99']:.2f}", "-", "-", "-"])
     rows.append(["machine: load average (1, 5, 15 min) before → after", f"{load_before} → {load_after}",
                  "other processes' CPUs during runs: " + ", ".join(f"{k} {v:.2f}" for k, v in other.items()),
                  "-", "-"])
