@@ -145,7 +145,7 @@ def test_every_action_error_in_the_page_language(page, lang):
          "延期时间须为日期（2026-03-10）或日期加时间（2026-03-10 12:00），收到「next week」",
          "extended_to must be a date (2026-03-10) or a date and time (2026-03-10 12:00), got 'next week'"),
         ("report_generate", {"kind": "weekly", "period": "2026-03"}, "未知的报表类型「weekly」", "unknown report kind 'weekly'"),
-        ("report_generate", {"kind": "major", "period": "zammad:999"}, "工单 zammad:999 没有客诉记录",
+        ("report_generate", {"kind": "major", "period": "zammad:999"}, "kesu 没有工单 zammad:999 的客诉记录",
          "no complaint record for zammad:999"),
         ("plugin_disable", {"name": "zammad"}, "zammad 是必需插件，不能停用", "zammad is essential and cannot be disabled"),
         ("plugin_enable", {"name": "nope"}, "没有名为「nope」的插件", "no such plugin 'nope'"),

@@ -125,7 +125,9 @@ def show(ticket: TicketArg, config: ConfigOpt = None,
     finally:
         engine.dispose()
     if detail is None:
-        _fail(f"kesu has no complaint record for {key}" if lang == "en" else f"kesu 没有工单 {key} 的客诉记录")
+        from kesu import i18n
+
+        _fail(i18n.said("no_complaint", lang, ticket=key))
         return
     c = detail.complaint
     out = [f"#{c.number or '-'}  {c.ticket_key}  {c.title}", f"{c.state_label}  {c.tier_label}  {c.cause_label}  "

@@ -399,9 +399,9 @@ def _trail_entry(a: Any, labels: Labels) -> TrailEntry | None:
         if not text:
             parts = []
             if detail.get("add_tags"):
-                parts.append(("Tags: " if en else "标签：") + "、".join(detail["add_tags"]))
+                parts.append(labels.word("trail", "tags_added").format(tags=labels.join(detail["add_tags"])))
             if detail.get("group"):
-                parts.append(("Group: " if en else "分派：") + str(detail["group"]))
+                parts.append(labels.word("trail", "group_assigned").format(group=labels.unit(str(detail["group"]))))
             text = "；".join(parts)
     elif kind == "admin":
         text = str(detail.get("text") or detail.get("action") or "")

@@ -20,6 +20,7 @@ from connector.errors import ConnectorError, NotFound
 from kesu.admin.complaints import ComplaintDetail, ComplaintPage, ComplaintViews, FilterError, Filters, helpdesk_link
 from kesu.admin.config_file import ConfigEditError, disabled_in, set_plugin_disabled
 from kesu.admin.labels import Labels
+from kesu import i18n
 from kesu.i18n import Ref, Said
 from kesu.ledger import Ledger, LedgerError
 from kesu.lookup import TicketLookupError, resolve_ticket
@@ -186,8 +187,8 @@ class AdminOps:
         found = self.views.detail(key, self.labels(lang))
         if found is None:
             named = ticket.strip() if ticket.strip() == key else f"{ticket.strip()} ({key})"
-            raise NotFoundError(f"kesu has no complaint record for {named}",
-                                f"kesu 没有工单 {named.replace(' (', '（').replace(')', '）')} 的客诉记录")
+            raise NotFoundError(i18n.said("no_complaint", "en", ticket=named),
+                                i18n.said("no_complaint", "zh", ticket=named.replace(" (", "（").replace(")", "）")))
         return found
 
     # -- plugins -----------------------------------------------------------------------------
