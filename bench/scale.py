@@ -50,7 +50,7 @@ from bench.common import (  # noqa: E402
     wait_until, write_json,
 )
 
-DEFAULT_LAYOUTS = "1x1,1x4,4x1,1x16,4x4,8x2"
+DEFAULT_LAYOUTS = "1x1,1x4,4x1,1x16,4x4,2x8"
 PG_DEFAULT = os.environ.get("KESU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -444,28 +444,42 @@ def main(argv: list[str] | None = None) -> int:
     rows, checks = [], []
     for store in stores_wanted:
         mine = [r for r in results if r["store"] == store]
-        base = next((r["events_per_s"] for r in mine if r["workers"] == 1), None)
+        one = next((r for r in mine if r["workers"] == 1), None)
+        base = one["events_per_s"] if one else None
+        # What one worker could do with the machine to itself: the helpdesk's answers plus the
+        # CPU one event costs (kesu, sandbox, PostgreSQL), as measured in the 1-worker run. On a
+        # shared machine the 1-worker run also waits for the CPU, which flatters "vs 1".
+        ceiling = None
+        if one is not None:
+            ceiling = 1 / (one["calls_per_event"] * args.delay + (
+                one["kesu_cpu_ms_per_event"] + one["sandbox_cpu_ms_per_event"]
+                + (one["db_server_cpu_ms_per_event"] or 0)) / 1000)
         for r in mine:
             r["speedup"] = r["events_per_s"] / base if base else None
+            r["vs_ceiling"] = r["events_per_s"] / ceiling if ceiling else None
+            runs = r["runs_events_per_s"]
             rows.append([store, r["workers"], f"{r['processes']}×{r['threads']}", r["events"],
-                         f"{r['events_per_s']:.1f}" + (f" ({', '.join(f'{x:.1f}' for x in r['runs_events_per_s'])})"
-                                                       if len(r["runs_events_per_s"]) > 1 else ""), f"{r['speedup']:.1f}×" if r["speedup"] else "",
+                         f"{r['events_per_s']:.1f}" + (f" ({', '.join(f'{x:.1f}' for x in runs)})" if len(runs) > 1 else ""),
+                         f"{r['speedup']:.1f}×" if r["speedup"] else "",
+                         f"{r['vs_ceiling']:.1f}×" if r["vs_ceiling"] else "",
                          f"{r['calls_per_event']:.2f}", f"{r['kesu_cpu_ms_per_event']:.1f}",
                          f"{r['sandbox_cpu_ms_per_event']:.1f}",
                          "in kesu" if r["db_server_cpu_ms_per_event"] is None else f"{r['db_server_cpu_ms_per_event']:.1f}",
-                         f"{r['max_rss_mb']:.0f}",
-                         f"{r['done']}/{r['events']}", r["tickets_with_more"],
+                         f"{r['max_rss_mb']:.0f}", f"{r['done']}/{r['events']}", r["tickets_with_more"],
                          f"{r['other_cpus']:.2f}", f"{r['load_before']:.2f}→{r['load_after']:.2f}"])
         for size, target in ((4, 3.0), (16, 10.0)):
-            best = max((r["speedup"] or 0 for r in mine if r["workers"] == size), default=None)
-            if best is not None and base:
-                checks.append(f"{store}: {size} workers {best:.1f}× of 1 (target ≥ {target:.0f}×) {verdict(best >= target)}")
+            sized = [r for r in mine if r["workers"] == size]
+            if sized and base and ceiling:
+                best = max(r["speedup"] for r in sized)
+                strict = max(r["vs_ceiling"] for r in sized)
+                checks.append(f"{store}: {size} workers {best:.1f}× of 1 (target ≥ {target:.0f}×) {verdict(best >= target)}; "
+                              f"{strict:.1f}× of one worker's ceiling of {ceiling:.1f}/s {verdict(strict >= target)}")
     print()
     print(f"Sandbox answers every call after {args.delay * 1000:.0f} ms; ticket fields "
           f"{'provisioned' if args.fields else 'not provisioned (tags)'}; busy CPUs before: {busy:.2f}; "
           f"load average now {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print()
-    print(table(["store", "workers", "proc×thr", "events", "events/s (best of runs)", "vs 1", "calls/event",
+    print(table(["store", "workers", "proc×thr", "events", "events/s (best of runs)", "vs 1", "vs 1's ceiling", "calls/event",
                  "kesu CPU ms/event", "sandbox CPU ms/event", "PostgreSQL CPU ms/event", "max RSS MB/proc", "done", "tickets >1 note",
                  "other CPUs", "load 1 min"], rows))
     print()
