@@ -35,10 +35,12 @@ def test_admin_page_requests_never_5xx(admin_client, req: PageRequest):
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     r = client.request(req.method, req.path, content=body, headers=headers)
     assert r.status_code < 500, (req, r.status_code, r.text[:500])
-    if req.path.startswith("/admin/do/"):
+    if req.path.startswith("/admin/do/") and "/" not in req.path[len("/admin/do/"):]:
+        # (an action with a slash in it is no action route: 404)
         if not req.session:
             assert r.status_code == 401
-        elif r.status_code != 404:  # an action path with a slash in it is no action route
+        else:
             assert r.status_code == 303, (req, r.status_code, r.text[:300])
-            flash = json.loads(unquote(r.cookies.get("kesu_flash") or ""))
+            # A value with "/" in it is sent as a quoted cookie (the browser and Starlette unquote it)
+            flash = json.loads(unquote((r.cookies.get("kesu_flash") or "").strip('"')))
             assert flash["msg"] and isinstance(flash["ok"], bool)
