@@ -185,6 +185,7 @@ def serve(
 
     from kesu.app import create_app
     from kesu.embedded import provision, run_demo, start_sandbox
+    from kesu.provision import declared_fields
     from kesu.logs import configure_logging
 
     configure_logging(log_level)
@@ -236,7 +237,9 @@ def serve(
             fields = result.fields.changes if result.fields is not None else []
             console.print(f"provisioned webhook, trigger and {len(fields)} ticket fields in the sandbox")
         if demo and embedded is not None:
-            tickets = run_demo(embedded)
+            # The fields kesu sets in place of a tag (the tier), shown beside the tags.
+            shown = tuple(f.name for f in declared_fields(settings, load_entrypoints=False) if f.tag_values)
+            tickets = run_demo(embedded, fields=shown)
             _print_demo(tickets)
             if exit_after_demo:
                 server.should_exit = True
@@ -290,12 +293,13 @@ def serve(
 
 def _print_demo(tickets: list[dict[str, Any]]) -> None:
     table = Table(title="Complaints processed by kesu (read back from the helpdesk)", show_lines=True)
-    for col in ("#", "title", "priority", "tags"):
+    for col in ("#", "title", "priority", "tags / fields"):
         table.add_column(col, overflow="fold")
     table.add_column("kesu's internal note", overflow="fold", min_width=60)
     for t in tickets:
         notes = t["notes"]
-        table.add_row(str(t["number"]), t["title"], str(t["priority"]), ", ".join(t["tags"]),
+        table.add_row(str(t["number"]), t["title"], str(t["priority"]),
+                      ", ".join([*t["tags"], *(f"{k}={v}" for k, v in t.get("fields", {}).items())]),
                       escape(notes[-1]) if notes else "(no decision)")
     # Piped or redirected, rich would assume 80 columns and cut the notes; a terminal keeps its width.
     out = console if console.is_terminal else Console(width=max(console.width, 160))

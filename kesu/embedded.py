@@ -127,9 +127,11 @@ def provision(settings: Settings, embedded: Embedded | None = None, *, dry_run: 
         client.close()
 
 
-def run_demo(embedded: Embedded, *, timeout: float = 30.0, echo: Any = print) -> list[dict[str, Any]]:
+def run_demo(embedded: Embedded, *, timeout: float = 30.0, echo: Any = print,
+             fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """File the sample complaints as the customer; wait for kesu's notes; return the tickets
-    (as ``{number, title, priority, tags, notes}``)."""
+    (as ``{number, title, priority, tags, fields, notes}``; ``fields``: the values of these ticket
+    fields, e.g. the tier kesu writes into its field where setup created it)."""
     if embedded.kind == "odoo":
         return _run_odoo_demo(embedded, timeout=timeout)
     sandbox = embedded.sandbox
@@ -150,7 +152,7 @@ def run_demo(embedded: Embedded, *, timeout: float = 30.0, echo: Any = print) ->
         time.sleep(0.1)
     tickets = [done.get(tid) or sandbox.ticket(tid) for tid in ids]
     return [{"number": t.get("number"), "title": t.get("title", ""), "priority": t.get("priority"),
-             "tags": t.get("tags", []),
+             "tags": t.get("tags", []), "fields": {f: t[f] for f in fields if t.get(f)},
              "notes": [a["body"] for a in t.get("articles", []) if str(a.get("subject") or "").startswith("kesu #")]}
             for t in tickets]
 
