@@ -303,10 +303,6 @@ def _text(value: str | float | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _text(value: str | float | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def report_out(run: ReportRun, prefix: str = "/admin/api") -> ReportOut:
     return ReportOut(id=run.id, kind=run.kind, period=run.period, trigger=run.trigger, status=run.status,
                      formats=list(run.files),
