@@ -31,7 +31,7 @@ from kesu.effects import AddTags, Effect, Notify, SetField
 from kesu.history import History
 from kesu.models import EventKind, Ticket, TicketEvent, TicketRef
 from kesu.store import tickets as store
-from kesu.store.db import as_utc, transaction, utcnow
+from kesu.store.db import parse_utc, transaction, utcnow
 from kesu.store.inbox import Inbox, InboxEvent
 from kesu.ticket_fields import field_tags
 from plugins.manager import PluginHost
@@ -233,7 +233,7 @@ class Pipeline:
             for todo in writes.todos:
                 # A retry to-do keeps the resolution time the record holds (R-CB-6.36 counts from it).
                 store.add_followup(conn, key=key, rule_id=todo.rule_id,
-                                   resolved_at=_when(evaluation.record.get("resolved_at")) or now,
+                                   resolved_at=parse_utc(evaluation.record.get("resolved_at")) or now,
                                    due_at=todo.due_at, now=now)
             outbox_id = None
             if marker is not None:
@@ -361,14 +361,6 @@ def _tags_as_fields(effects: list[Effect], mapping: dict[str, tuple[str, str]]) 
     return out
 
 
-def _when(value: Any) -> datetime | None:
-    """A record's time value (ISO text, or a datetime as the store returns it) in UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return as_utc(value) if isinstance(value, datetime) else None
 
 
 def _record_base(ticket: Ticket) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select
 
 from kesu.admin.labels import TIER_RANK, Labels
-from kesu.store.db import as_utc
+from kesu.store.db import as_utc, parse_utc
 from kesu.store.tables import audit_log, complaints, followups, ledger
 
 STATES = ("open", "resolved", "invalid")
@@ -169,15 +169,6 @@ def helpdesk_link(kind: str, base_url: str, ticket_key: str, odoo_version: int |
     return None
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return as_utc(value) if isinstance(value, datetime) else None
-
-
 class ComplaintViews:
     """Queries over the store; ``link`` turns a key into the helpdesk URL (or None)."""
 
@@ -212,7 +203,7 @@ class ComplaintViews:
         return Complaint(
             ticket_key=row["ticket_key"], number=row["number"], title=row["title"] or "",
             customer=row["customer"], customer_name=row["customer_name"],
-            received_at=_time(row["received_at"]), updated_at=_time(row["updated_at"]),
+            received_at=parse_utc(row["received_at"]), updated_at=parse_utc(row["updated_at"]),
             tier=row["tier"], tier_label=labels.tier(row["tier"]),
             cause=row["cause"], cause_label=labels.cause(row["cause"]),
             category=row["category"], category_label=labels.category(row["category"]),
@@ -348,15 +339,15 @@ class _Judged:
 
 def _judge(row: Any, now: datetime) -> _Judged:
     """A record's state, deadlines and lateness at ``now``."""
-    resolved_at = _time(row["resolved_at"])
+    resolved_at = parse_utc(row["resolved_at"])
     state = "invalid" if row["valid"] == 0 else "resolved" if resolved_at else "open"
     deadlines = []
     for rule_id, entry in sorted((row["deadlines"] or {}).items()):
         if not isinstance(entry, dict):
             continue
-        extended = _time(entry.get("extended_to"))
-        due = extended or _time(entry.get("due"))
-        met = _time(entry.get("met_at"))
+        extended = parse_utc(entry.get("extended_to"))
+        due = extended or parse_utc(entry.get("due"))
+        met = parse_utc(entry.get("met_at"))
         late = bool(entry.get("overdue")) or (met is None and due is not None and due < now and state == "open")
         deadlines.append(_Due(rule_id, due, met, extended, entry.get("approved_by"), late))
     pending = [d for d in deadlines if d.met_at is None and d.due is not None]
@@ -364,7 +355,7 @@ def _judge(row: Any, now: datetime) -> _Judged:
     overdue = state == "open" and (bool(running_late) or any(d.overdue and d.met_at is None for d in deadlines))
     nxt = min(pending, key=lambda d: d.due) if pending and state == "open" else None  # type: ignore[arg-type,return-value]
     late_by = (now - min(running_late)).total_seconds() / 3600 if running_late else None
-    return _Judged(state, resolved_at, _time(row["received_at"]), deadlines, overdue, late_by, nxt)
+    return _Judged(state, resolved_at, parse_utc(row["received_at"]), deadlines, overdue, late_by, nxt)
 
 
 def _urgency(row: Any, j: _Judged) -> tuple[Any, ...]:

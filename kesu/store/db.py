@@ -33,6 +33,17 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
+def parse_utc(value: Any) -> datetime | None:
+    """A stored time value -- ISO text (a JSON record) or a datetime (a column) -- in UTC; None
+    when it is neither."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return as_utc(value) if isinstance(value, datetime) else None
+
+
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
     if url.startswith("postgres://"):
