@@ -146,14 +146,14 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | 
             time.sleep(0.05)
 
 
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
+            raise TimeoutError(f"{what}: not reached within {timeout:g}s")
         time.sleep(interval)
 
 

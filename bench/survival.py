@@ -39,20 +39,21 @@ import json
 import logging
 import os
 import re
-import socket
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import free_port, wait_until  # noqa: E402
 
 SECRET = "survival-secret-令牌"
 PG_ADMIN_URL = os.environ.get("KESU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -119,23 +120,6 @@ class Result:
 # ------------------------------------------------------------------------------------ the stack
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout:g}s")
-        time.sleep(interval)
-
-
 class Stack:
     """A sandbox helpdesk and a kesu server (intake + workers + timers) on one store."""
 
@@ -148,7 +132,7 @@ class Stack:
         from kesu.settings import Settings
 
         self.kind = helpdesk
-        port = _free_port()
+        port = free_port()
         s = Settings()
         s.store.url = store_url
         s.server.port = port
@@ -178,7 +162,7 @@ class Stack:
                                                     access_log=False, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, name="kesu-http", daemon=True)
         self.thread.start()
-        _wait(lambda: self.server.started, 30, "kesu started")
+        wait_until(lambda: self.server.started, 30, what="kesu started")
         if logging.getLogger("kesu").level >= logging.CRITICAL:  # the bench's quiet mode
             # a slow request whose client gave up is logged by uvicorn with a traceback
             logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
@@ -263,9 +247,9 @@ class Stack:
             return wanted <= seen and not busy
 
         for _ in range(2):  # a webhook or poll pass still under way may queue one more event
-            _wait(finished, timeout, "every complaint processed")
+            wait_until(finished, timeout, what="every complaint processed")
             self.sandbox.wait_idle(30)
-        _wait(finished, timeout, "every complaint processed")
+        wait_until(finished, timeout, what="every complaint processed")
 
     # -- what the helpdesk holds ---------------------------------------------------------------
 
