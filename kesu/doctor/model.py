@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from kesu.errors import explain
+
 Status = Literal["ok", "warn", "fail", "skip"]
 SYMBOLS: dict[str, str] = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "–"}
 
@@ -52,3 +54,10 @@ def warn(key: str, zh: str, en: str, fix_zh: str = "", fix_en: str = "", *, prov
 
 def skip(key: str, zh: str, en: str) -> Check:
     return Check(key, "skip", zh, en)
+
+
+def failed(key: str, exc: BaseException, *, provisioning: bool = False) -> Check:
+    """A failed check from a helpdesk error ``kesu.errors.explain`` knows (every ConnectorError)."""
+    failure = explain(exc)
+    assert failure is not None  # every ConnectorError is explained
+    return fail(key, failure.zh, failure.en, provisioning=provisioning)

@@ -8,18 +8,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from connector.errors import ConnectorError, PermissionDenied
-from kesu.doctor.model import Check, fail, ok, warn
-from kesu.errors import explain
+from kesu.doctor.model import Check, fail, failed, ok, warn
 from kesu.settings import Settings
 
 SETUP_ZH = "运行 kesu odoo setup --admin-key …（需要管理员的 API 密钥）"
 SETUP_EN = "run kesu odoo setup --admin-key … (an administrator's API key)"
 
-
-def _failed(key: str, exc: ConnectorError, *, provisioning: bool = False) -> Check:
-    failure = explain(exc)
-    assert failure is not None
-    return fail(key, failure.zh, failure.en, provisioning=provisioning)
 
 
 def check_odoo(settings: Settings, host: Any, *, provisioning: bool = True) -> list[Check]:
@@ -33,7 +27,7 @@ def check_odoo(settings: Settings, host: Any, *, provisioning: bool = True) -> l
         try:
             uid = connector.prepare()
         except ConnectorError as exc:
-            return [_failed("odoo.login", exc)]
+            return [failed("odoo.login", exc)]
         schema = connector.schema
         out = [ok("odoo.login", f"Odoo {schema.version}（{schema.protocol}，{schema.flavour.name}）可访问，机器人 uid {uid}",
                   f"Odoo {schema.version} ({schema.protocol}, {schema.flavour.name}) reachable, bot uid {uid}")]
@@ -46,7 +40,7 @@ def check_odoo(settings: Settings, host: Any, *, provisioning: bool = True) -> l
             except PermissionDenied:
                 denied.append(model)
             except ConnectorError as exc:
-                return [*out, _failed("odoo.models", exc)]
+                return [*out, failed("odoo.models", exc)]
         if denied:
             out.append(fail("odoo.models", f"机器人用户不能读取：{', '.join(denied)}",
                             f"the bot user may not read {', '.join(denied)}",
@@ -73,7 +67,7 @@ def _teams(client: Any, team_model: str, host: Any) -> Check:
     try:
         names = {str(r.get("name")) for r in client.search_read(team_model, [], ["name"])}
     except ConnectorError as exc:
-        return _failed("odoo.teams", exc)
+        return failed("odoo.teams", exc)
     missing = sorted(wanted - names)
     if missing:  # a warning: a ticket routed there stays in its team
         return warn("odoo.teams", f"Odoo 中没有这些团队（[policies.routing] 分派用）：{', '.join(missing)}",
@@ -98,7 +92,7 @@ def _webhook(settings: Settings, connector: Any) -> Check:
             "ir.actions.server", [("state", "=", "webhook"), ("base_automation_id", "!=", False)],
             ["webhook_url", "base_automation_id"])
     except ConnectorError as exc:
-        return _failed("odoo.webhook", exc, provisioning=True)
+        return failed("odoo.webhook", exc, provisioning=True)
     ours = [a for a in actions if _without_query(str(a.get("webhook_url") or "")) == wanted]
     if not ours:
         posting = sorted({_without_query(str(a.get("webhook_url") or "")) for a in actions})

@@ -7,18 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from connector.errors import ConnectorError, PermissionDenied
-from kesu.doctor.model import Check, fail, ok, warn
-from kesu.errors import explain
+from kesu.doctor.model import Check, fail, failed, ok, warn
 from kesu.settings import Settings
 
 SETUP_ZH = "运行 kesu zammad setup"
 SETUP_EN = "run kesu zammad setup"
 
-
-def _failed(key: str, exc: ConnectorError, *, provisioning: bool = False) -> Check:
-    failure = explain(exc)
-    assert failure is not None  # every ConnectorError is explained
-    return fail(key, failure.zh, failure.en, provisioning=provisioning)
 
 
 def check_zammad(settings: Settings, host: Any, *, provisioning: bool = True) -> list[Check]:
@@ -33,7 +27,7 @@ def check_zammad(settings: Settings, host: Any, *, provisioning: bool = True) ->
         try:
             me = client.me()
         except ConnectorError as exc:
-            return [_failed("zammad.token", exc)]
+            return [failed("zammad.token", exc)]
         out = [ok("zammad.token", f"Zammad {hd.url} 可访问，令牌属于 {me.get('login')}（id {me.get('id')}）",
                   f"Zammad {hd.url} reachable, the token is {me.get('login')}'s (id {me.get('id')})")]
         out += _identity(settings, me)
@@ -89,7 +83,7 @@ def _rights(settings: Settings, client: Any, me: dict[str, Any], host: Any) -> l
         priorities = {str(p["name"]) for p in client.ticket_priorities()}
         states = {str(s["name"]) for s in client.ticket_states()}
     except ConnectorError as exc:
-        return [_failed("zammad.agent", exc)]
+        return [failed("zammad.agent", exc)]
     full = {groups.get(gid, gid) for gid, rights in access.items() if "full" in rights or "change" in rights}
     wanted = _wanted_groups(host)
     missing = sorted(wanted - set(groups.values()))
@@ -148,7 +142,7 @@ def _provisioned(settings: Settings, client: Any, me: dict[str, Any]) -> list[Ch
                      "或给机器人用户 Admin 角色", "run kesu doctor and kesu zammad setup with an admin's token, "
                      "or give the bot user the Admin role", provisioning=True)]
     except ConnectorError as exc:
-        return [_failed("zammad.webhook", exc, provisioning=True)]
+        return [failed("zammad.webhook", exc, provisioning=True)]
     out: list[Check] = []
     endpoint = _endpoint(settings)
     if hook is None:
