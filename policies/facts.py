@@ -525,8 +525,9 @@ class _Rules:
 
         # list index -> cause / category / flag key; lists of one kind are consecutive.
         self.causes = {add(r.keywords, r.hypothetical): k for k, r in causes}
-        self.secondary_causes = frozenset(add(r.secondary, r.hypothetical) for k, r in causes if r.secondary)
-        self.causes.update({i: k for i, k in zip(sorted(self.secondary_causes), [k for k, r in causes if r.secondary])})
+        secondary = {add(r.secondary, r.hypothetical): k for k, r in causes if r.secondary}
+        self.causes.update(secondary)
+        self.secondary_causes = frozenset(secondary)
         self.channel_causes = frozenset(i for i, k in self.causes.items() if config.causes[k].channel == "channel")
         self.channel = add(config.channel_keywords)
         self.categories = {add(r.keywords, r.hypothetical): k for k, r in config.categories.items()}
